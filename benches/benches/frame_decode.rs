@@ -1,0 +1,133 @@
+//! Frame decoding from one buffer of masked binary frames: ferrosocket's
+//! `FrameDecoder` (zero-copy, unmasked in place) against tungstenite's
+//! `WebSocket::read` and fastwebsockets' `read_frame` over the same bytes.
+//!
+//! Each competitor is configured to unmask, allow frames of any size used here, and
+//! not reply to anything; the outputs are checked once before timing.
+
+use std::hint::black_box;
+use std::io::{self, Cursor, Read, Write};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ferrosocket_benches::masked_frames;
+use ferrosocket_codec::FrameDecoder;
+
+/// A read-only stream for tungstenite: reads from the buffer, discards writes.
+struct ReadOnly<'a>(Cursor<&'a [u8]>);
+
+impl Read for ReadOnly<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for ReadOnly<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn ferrosocket(wire: &[u8], count: usize) -> usize {
+    let mut buf = BytesMut::from(wire);
+    let mut decoder = FrameDecoder::with_max_payload_len(64 << 20);
+    let mut n = 0;
+    while let Some(frame) = decoder.decode(&mut buf).expect("valid frames") {
+        black_box(&frame);
+        n += 1;
+    }
+    assert_eq!(n, count);
+    n
+}
+
+fn tungstenite_config() -> tungstenite::protocol::WebSocketConfig {
+    tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(64 << 20))
+        .max_frame_size(Some(64 << 20))
+}
+
+fn tungstenite(wire: &[u8], count: usize) -> usize {
+    let stream = ReadOnly(Cursor::new(wire));
+    let mut ws = tungstenite::WebSocket::from_raw_socket(
+        stream,
+        tungstenite::protocol::Role::Server,
+        Some(tungstenite_config()),
+    );
+    for _ in 0..count {
+        black_box(ws.read().expect("valid frames"));
+    }
+    count
+}
+
+fn fastwebsockets(rt: &tokio::runtime::Runtime, wire: &[u8], count: usize) -> usize {
+    rt.block_on(async {
+        let stream = tokio::io::join(wire, tokio::io::sink());
+        let mut ws =
+            fastwebsockets::WebSocket::after_handshake(stream, fastwebsockets::Role::Server);
+        ws.set_auto_close(false);
+        ws.set_auto_pong(false);
+        ws.set_max_message_size(64 << 20);
+        for _ in 0..count {
+            let frame = ws.read_frame().await.expect("valid frames");
+            black_box(&frame.payload);
+        }
+    });
+    count
+}
+
+fn frame_decode(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    // (frames, payload bytes each)
+    for (count, size) in [
+        (1_000_000usize, 20usize),
+        (10_000, 16 * 1024),
+        (16, 1024 * 1024),
+    ] {
+        let wire = masked_frames(count, size);
+        // Same answer from everyone before timing anything.
+        assert_eq!(ferrosocket(&wire, count), tungstenite(&wire, count));
+        assert_eq!(fastwebsockets(&rt, &wire, count), count);
+
+        let mut group = c.benchmark_group(format!("frame_decode/{count}x{size}B"));
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(4));
+        if size <= 1024 {
+            group.throughput(Throughput::Elements(count as u64));
+        } else {
+            group.throughput(Throughput::Bytes((count * size) as u64));
+        }
+        // ferrosocket decodes out of a BytesMut it owns; copying the input into one is
+        // setup, not measured (the others read from the borrowed slice).
+        group.bench_function(BenchmarkId::from_parameter("ferrosocket"), |b| {
+            b.iter_batched(
+                || BytesMut::from(&wire[..]),
+                |mut buf| {
+                    let mut decoder = FrameDecoder::with_max_payload_len(64 << 20);
+                    while let Some(frame) = decoder.decode(&mut buf).expect("valid frames") {
+                        black_box(&frame);
+                    }
+                    buf
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        group.bench_function(BenchmarkId::from_parameter("tungstenite"), |b| {
+            b.iter(|| tungstenite(&wire, count))
+        });
+        group.bench_function(BenchmarkId::from_parameter("fastwebsockets"), |b| {
+            b.iter(|| fastwebsockets(&rt, &wire, count))
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, frame_decode);
+criterion_main!(benches);
