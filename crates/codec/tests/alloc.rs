@@ -1,0 +1,46 @@
+//! Allocation counts, in a test binary of its own (the counting allocator is global,
+//! and nothing else may run in parallel with the measured section).
+
+use std::alloc::System;
+
+use bytes::BytesMut;
+use ferrosocket_codec::{FrameDecoder, FrameHeader, OpCode, encode_frame};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Decoding small masked frames allocates nothing per frame: payloads are split out
+/// of the input buffer (one shared allocation, reference-counted) and unmasked in place.
+#[test]
+fn decoding_does_not_allocate_per_frame() {
+    const FRAMES: usize = 10_000;
+    let mut wire = BytesMut::new();
+    for i in 0..FRAMES {
+        let header = FrameHeader {
+            mask: Some((i as u32).to_le_bytes()),
+            ..FrameHeader::new(OpCode::Binary, 0)
+        };
+        encode_frame(header, &[0x5a; 20], &mut wire);
+    }
+    let mut decoder = FrameDecoder::new();
+    let mut decoded = 0;
+    let region = Region::new(GLOBAL);
+    while let Some(frame) = decoder.decode(&mut wire).expect("valid frames") {
+        assert_eq!(frame.payload.len(), 20);
+        decoded += 1;
+    }
+    let stats = region.change();
+    assert_eq!(decoded, FRAMES);
+    // `BytesMut` promotes its vector to a shared buffer once, on the first split.
+    assert!(
+        stats.allocations <= 1,
+        "{} allocations for {FRAMES} frames",
+        stats.allocations
+    );
+    assert!(
+        stats.bytes_allocated <= 64,
+        "{} bytes allocated",
+        stats.bytes_allocated
+    );
+}
