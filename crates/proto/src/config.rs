@@ -1,0 +1,148 @@
+//! Roles and configuration.
+
+/// Which end of the connection we are: it decides who masks (RFC 6455 section 5.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The client: masks every frame it sends, refuses masked frames.
+    Client,
+    /// The server: sends unmasked frames, refuses unmasked ones (unless
+    /// [`Config::accept_unmasked_frames`]).
+    Server,
+}
+
+/// How data messages are handed to the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Delivery {
+    /// One [`Event::Text`](crate::Event::Text) or [`Event::Binary`](crate::Event::Binary)
+    /// per whole message (both `*_finished` flags true). A message held in one frame is
+    /// handed over without a copy; a fragmented one is assembled (one copy).
+    #[default]
+    Assembled,
+    /// Payload is handed over as it arrives, even part of a frame, each piece without a
+    /// copy (text pieces always end on a code point boundary, see
+    /// [`Utf8Bytes`](crate::Utf8Bytes)). `frame_finished` and `message_finished` say
+    /// where frames and messages end.
+    Streaming,
+}
+
+/// Limits and behaviour of a [`Connection`](crate::Connection).
+///
+/// The defaults are meant for a public server: every limit is finite and checked
+/// from frame headers before any payload is buffered.
+///
+/// | setting | default |
+/// |---|---|
+/// | [`max_frame_size`](Config::max_frame_size) | 16 MiB |
+/// | [`max_message_size`](Config::max_message_size) | 64 MiB |
+/// | [`max_fragments_per_message`](Config::max_fragments_per_message) | `Some(1 << 20)` |
+/// | [`auto_pong`](Config::auto_pong) | `true` |
+/// | [`auto_close_reply`](Config::auto_close_reply) | `true` |
+/// | [`delivery`](Config::delivery) | [`Delivery::Assembled`] |
+/// | [`accept_unmasked_frames`](Config::accept_unmasked_frames) | `false` |
+///
+/// ```
+/// use ferrosocket_proto::{Config, Delivery};
+/// let config = Config::default().max_message_size(1 << 20).delivery(Delivery::Streaming);
+/// assert_eq!(config.max_frame_size, 16 << 20);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Config {
+    /// Largest payload of one frame, in bytes (default 16 MiB). A frame announcing
+    /// more is refused from its header (close 1009). This also bounds what the read
+    /// buffer holds for one frame in [`Delivery::Assembled`] mode.
+    pub max_frame_size: usize,
+    /// Largest message, in bytes, summed over its frames and, with an extension,
+    /// also after decoding (default 64 MiB). A frame header announcing more than what
+    /// is left of it is refused before its payload is read (close 1009).
+    pub max_message_size: usize,
+    /// Most frames in one message, first frame included (default `Some(1 << 20)`,
+    /// `None`: unlimited). Empty continuation frames cost no memory but an event each
+    /// in streaming mode and parsing time; this caps them. Exceeding it closes with
+    /// 1009 (message too big), the same code as the byte limits.
+    pub max_fragments_per_message: Option<u64>,
+    /// Answer every ping with a pong carrying the same payload (default `true`). The
+    /// [`Event::Ping`](crate::Event::Ping) is reported either way.
+    pub auto_pong: bool,
+    /// Answer the peer's close frame at once by echoing its code (default `true`);
+    /// the state then goes straight to [`State::Closed`](crate::State::Closed). When
+    /// `false`, the state stays [`State::RemoteClosing`](crate::State::RemoteClosing)
+    /// until the application calls [`Connection::close`](crate::Connection::close).
+    pub auto_close_reply: bool,
+    /// Whole messages or pieces as they arrive (default [`Delivery::Assembled`]).
+    pub delivery: Delivery,
+    /// Server only: accept unmasked frames from the client (default `false`; RFC 6455
+    /// requires closing with 1002). Only for peers known to be broken.
+    pub accept_unmasked_frames: bool,
+}
+
+impl Config {
+    /// The defaults (see the table above).
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+            max_fragments_per_message: Some(1 << 20),
+            auto_pong: true,
+            auto_close_reply: true,
+            delivery: Delivery::Assembled,
+            accept_unmasked_frames: false,
+        }
+    }
+
+    /// Sets [`max_frame_size`](Config::max_frame_size).
+    #[must_use]
+    pub const fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.max_frame_size = bytes;
+        self
+    }
+
+    /// Sets [`max_message_size`](Config::max_message_size).
+    #[must_use]
+    pub const fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Sets [`max_fragments_per_message`](Config::max_fragments_per_message).
+    #[must_use]
+    pub const fn max_fragments_per_message(mut self, frames: Option<u64>) -> Self {
+        self.max_fragments_per_message = frames;
+        self
+    }
+
+    /// Sets [`auto_pong`](Config::auto_pong).
+    #[must_use]
+    pub const fn auto_pong(mut self, on: bool) -> Self {
+        self.auto_pong = on;
+        self
+    }
+
+    /// Sets [`auto_close_reply`](Config::auto_close_reply).
+    #[must_use]
+    pub const fn auto_close_reply(mut self, on: bool) -> Self {
+        self.auto_close_reply = on;
+        self
+    }
+
+    /// Sets [`delivery`](Config::delivery).
+    #[must_use]
+    pub const fn delivery(mut self, delivery: Delivery) -> Self {
+        self.delivery = delivery;
+        self
+    }
+
+    /// Sets [`accept_unmasked_frames`](Config::accept_unmasked_frames).
+    #[must_use]
+    pub const fn accept_unmasked_frames(mut self, on: bool) -> Self {
+        self.accept_unmasked_frames = on;
+        self
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,886 @@
+//! The post-handshake connection state machine.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use core::fmt;
+
+use bytes::{Buf, Bytes, BytesMut};
+use ferrosocket_codec::{
+    CloseCode, CloseFrame, FrameError, FrameHeader, HeaderStatus, MAX_CLOSE_REASON_LEN,
+    MAX_CONTROL_PAYLOAD_LEN, OpCode, apply_mask, encode_frame,
+};
+use ferrosocket_utf8::Utf8Validator;
+
+use crate::config::{Config, Delivery, Role};
+use crate::error::{LocalError, ProtocolError};
+use crate::event::{Event, Side, State, Utf8Bytes};
+use crate::extension::{Extension, Rsv};
+use crate::random::RandomSource;
+
+/// The kind of a data message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Binary,
+}
+
+impl Kind {
+    const fn opcode(self) -> OpCode {
+        match self {
+            Self::Text => OpCode::Text,
+            Self::Binary => OpCode::Binary,
+        }
+    }
+}
+
+/// The frame whose payload is being read.
+#[derive(Debug, Clone, Copy)]
+struct CurFrame {
+    opcode: OpCode,
+    fin: bool,
+    mask: Option<[u8; 4]>,
+    /// Payload length.
+    len: usize,
+    /// Payload bytes already split off the read buffer (streaming).
+    pos: usize,
+    /// Payload bytes at the front of the read buffer already unmasked and checked.
+    done: usize,
+}
+
+/// The data message being received.
+#[derive(Debug, Default)]
+struct RecvMessage {
+    kind: Option<Kind>,
+    /// RSV bits of the first frame: non-empty means "through the extension".
+    rsv: Rsv,
+    wire_len: usize,
+    decoded_len: usize,
+    fragments: u64,
+    assembly: BytesMut,
+    utf8: Utf8Validator,
+    /// Streaming text: the start of a code point held back from the last piece.
+    carry: [u8; 4],
+    carry_len: u8,
+}
+
+impl RecvMessage {
+    fn end(&mut self) {
+        self.kind = None;
+        self.rsv = Rsv::NONE;
+        self.wire_len = 0;
+        self.decoded_len = 0;
+        self.fragments = 0;
+        self.utf8.reset();
+        self.carry_len = 0;
+    }
+}
+
+/// What one step of the receive machine produced.
+enum Step {
+    Event(Event),
+    Error(ProtocolError),
+    Continue,
+    NeedData,
+}
+
+/// A WebSocket connection after the opening handshake: bytes in, events out, bytes to
+/// send. See the [crate documentation](crate) for an example.
+///
+/// **Receiving.** Hand received bytes to [`receive_data`](Connection::receive_data)
+/// (or read straight into [`read_buf`](Connection::read_buf)), then pull
+/// [`next_event`](Connection::next_event) until it returns `None`. Parsing happens
+/// there, lazily. End of file goes to [`receive_eof`](Connection::receive_eof).
+///
+/// **Sending.** Every send appends wire bytes to an internal output buffer; the caller
+/// writes them to the transport with [`output`](Connection::output) +
+/// [`consume`](Connection::consume), or takes them all with
+/// [`take_output`](Connection::take_output). The connection also queues bytes by
+/// itself (pongs, close replies, the close frame of a protocol error), so flush after
+/// pulling events too.
+///
+/// **Closing.** [`state`](Connection::state) says when the transport should be
+/// closed: [`State::Closed`], after flushing the output.
+pub struct Connection {
+    role: Role,
+    config: Config,
+    state: State,
+    read: BytesMut,
+    out: BytesMut,
+    rng: Box<dyn RandomSource + Send>,
+    ext: Option<Box<dyn Extension + Send>>,
+    frame: Option<CurFrame>,
+    msg: RecvMessage,
+    eof: bool,
+    /// No more events: close received, protocol error, or end of file reported.
+    recv_done: bool,
+    close_sent: bool,
+    /// The fragmented message being sent.
+    send_kind: Option<Kind>,
+    send_utf8: Utf8Validator,
+    scratch: BytesMut,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state)
+            .field("config", &self.config)
+            .field("buffered_input", &self.read.len())
+            .field("pending_output", &self.out.len())
+            .field("extension", &self.ext)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Iterator over [`Connection::next_event`], from [`Connection::events`].
+#[derive(Debug)]
+pub struct Events<'a> {
+    conn: &'a mut Connection,
+}
+
+impl Iterator for Events<'_> {
+    type Item = Result<Event, ProtocolError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.conn.next_event()
+    }
+}
+
+impl Connection {
+    /// A connection in [`State::Open`] masking with [`OsRandom`](crate::OsRandom)
+    /// (used by clients only).
+    #[cfg(feature = "std")]
+    #[must_use]
+    pub fn new(role: Role, config: Config) -> Self {
+        Self::with_random(role, config, crate::OsRandom::new())
+    }
+
+    /// A connection in [`State::Open`] taking its masking keys from `random` (one
+    /// 4-byte key per frame sent, clients only). Use a CSPRNG in production.
+    #[must_use]
+    pub fn with_random(
+        role: Role,
+        config: Config,
+        random: impl RandomSource + Send + 'static,
+    ) -> Self {
+        Self::with_boxed_random(role, config, Box::new(random))
+    }
+
+    pub(crate) fn with_boxed_random(
+        role: Role,
+        config: Config,
+        rng: Box<dyn RandomSource + Send>,
+    ) -> Self {
+        Self {
+            role,
+            config,
+            state: State::Open,
+            read: BytesMut::new(),
+            out: BytesMut::new(),
+            rng,
+            ext: None,
+            frame: None,
+            msg: RecvMessage::default(),
+            eof: false,
+            recv_done: false,
+            close_sent: false,
+            send_kind: None,
+            send_utf8: Utf8Validator::new(),
+            scratch: BytesMut::new(),
+        }
+    }
+
+    /// Installs the extension the handshake agreed on. Call it right after
+    /// construction, before any frame is received or sent.
+    #[must_use]
+    pub fn with_extension(mut self, extension: impl Extension + Send + 'static) -> Self {
+        self.set_extension(Box::new(extension));
+        self
+    }
+
+    pub(crate) fn set_extension(&mut self, extension: Box<dyn Extension + Send>) {
+        self.ext = Some(extension);
+    }
+
+    /// Our role.
+    #[must_use]
+    pub const fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub const fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The state; [`State::Closed`] means: flush the output, close the transport.
+    #[must_use]
+    pub const fn state(&self) -> State {
+        self.state
+    }
+
+    // ---------------------------------------------------------------- input
+
+    /// Appends received bytes to the read buffer. Nothing is parsed until
+    /// [`next_event`](Connection::next_event). Ignored once no more events can come.
+    pub fn receive_data(&mut self, data: &[u8]) {
+        if !self.recv_done {
+            self.read.extend_from_slice(data);
+        }
+    }
+
+    /// The read buffer, for adapters that read from the transport straight into it
+    /// (e.g. tokio's `AsyncReadExt::read_buf`), avoiding the copy of
+    /// [`receive_data`](Connection::receive_data).
+    ///
+    /// Contract: only **append** received bytes (reserve as you like); never
+    /// remove, reorder or modify the bytes already there (the front may be a frame
+    /// already partly unmasked). Then pull events as after `receive_data`.
+    pub fn read_buf(&mut self) -> &mut BytesMut {
+        &mut self.read
+    }
+
+    /// Received bytes not yet turned into events (including a partial frame).
+    #[must_use]
+    pub fn buffered_input_len(&self) -> usize {
+        self.read.len()
+    }
+
+    /// Bytes of a fragmented message held for assembly so far ([`Delivery::Assembled`]).
+    #[must_use]
+    pub fn buffered_message_len(&self) -> usize {
+        self.msg.assembly.len()
+    }
+
+    /// The transport reached end of file. Events for the bytes already received
+    /// still come first; then, unless the close handshake finished, an
+    /// [`Event::Close`] with code 1006 ([`CloseCode::ABNORMAL`]) and
+    /// [`State::Closed`].
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+        if self.state == State::RemoteClosing {
+            self.state = State::Closed;
+        }
+    }
+
+    /// An iterator over [`next_event`](Connection::next_event).
+    pub fn events(&mut self) -> Events<'_> {
+        Events { conn: self }
+    }
+
+    /// The next event, `None` when more bytes are needed (or none will come).
+    ///
+    /// `Some(Err(_))` is returned once, for a protocol error; the close frame is
+    /// already queued and the state is [`State::Closed`] (see [`ProtocolError`]).
+    pub fn next_event(&mut self) -> Option<Result<Event, ProtocolError>> {
+        if self.recv_done {
+            self.read.clear();
+            return None;
+        }
+        loop {
+            let frame = match self.frame {
+                Some(frame) => frame,
+                None => match self.parse_header() {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => return self.need_data(),
+                    Err(e) => return Some(Err(self.fail(e))),
+                },
+            };
+            let step = if frame.opcode.is_control() {
+                self.on_control(frame)
+            } else {
+                self.on_data(frame)
+            };
+            match step {
+                Step::Event(event) => return Some(Ok(event)),
+                Step::Error(e) => return Some(Err(self.fail(e))),
+                Step::Continue => {}
+                Step::NeedData => return self.need_data(),
+            }
+        }
+    }
+
+    fn need_data(&mut self) -> Option<Result<Event, ProtocolError>> {
+        if !self.eof {
+            return None;
+        }
+        self.recv_done = true;
+        self.state = State::Closed;
+        self.read.clear();
+        Some(Ok(Event::Close {
+            code: CloseCode::ABNORMAL,
+            reason: String::new(),
+            initiated_by: if self.close_sent {
+                Side::Local
+            } else {
+                Side::Remote
+            },
+        }))
+    }
+
+    /// Queues the close frame for `e` (unless one was sent) and closes.
+    #[cold]
+    fn fail(&mut self, e: ProtocolError) -> ProtocolError {
+        if !self.close_sent {
+            let code = e.close_code().as_u16().to_be_bytes();
+            self.write_frame(OpCode::Close, Rsv::NONE, true, &code);
+            self.close_sent = true;
+        }
+        self.state = State::Closed;
+        self.recv_done = true;
+        self.frame = None;
+        self.read.clear();
+        self.msg.end();
+        self.msg.assembly = BytesMut::new();
+        e
+    }
+
+    /// Parses and checks the next header; on success its bytes are consumed.
+    #[inline]
+    fn parse_header(&mut self) -> Result<Option<CurFrame>, ProtocolError> {
+        let (header, header_len) =
+            match FrameHeader::parse(&self.read, self.config.max_frame_size as u64) {
+                Ok(HeaderStatus::Complete { header, header_len }) => (header, header_len),
+                Ok(HeaderStatus::Partial { .. }) => return Ok(None),
+                Err(e) => return Err(ProtocolError::Frame(e)),
+            };
+        match (self.role, header.mask.is_some()) {
+            (Role::Server, false) if !self.config.accept_unmasked_frames => {
+                return Err(ProtocolError::UnmaskedFrame);
+            }
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        let rsv = Rsv::of(&header);
+        // At most max_frame_size, a usize.
+        let len = header.payload_len as usize;
+        match header.opcode {
+            OpCode::Text | OpCode::Binary => {
+                if self.msg.kind.is_some() {
+                    return Err(ProtocolError::ExpectedContinuation);
+                }
+                if !rsv.is_empty() {
+                    let claimed = self.ext.as_ref().map_or(Rsv::NONE, |e| e.rsv());
+                    if !rsv.without(claimed).is_empty() {
+                        return Err(ProtocolError::ReservedBits(rsv));
+                    }
+                }
+                self.msg.kind = Some(if header.opcode == OpCode::Text {
+                    Kind::Text
+                } else {
+                    Kind::Binary
+                });
+                self.msg.rsv = rsv;
+                self.msg.fragments = 1;
+                self.check_message_budget(len)?;
+            }
+            OpCode::Continuation => {
+                if self.msg.kind.is_none() {
+                    return Err(ProtocolError::UnexpectedContinuation);
+                }
+                if !rsv.is_empty() {
+                    return Err(ProtocolError::ReservedBits(rsv));
+                }
+                self.msg.fragments += 1;
+                if let Some(max) = self.config.max_fragments_per_message
+                    && self.msg.fragments > max
+                {
+                    return Err(ProtocolError::TooManyFragments { max });
+                }
+                self.check_message_budget(len)?;
+            }
+            _ => {
+                if !rsv.is_empty() {
+                    return Err(ProtocolError::ReservedBits(rsv));
+                }
+            }
+        }
+        self.read.advance(header_len);
+        let frame = CurFrame {
+            opcode: header.opcode,
+            fin: header.fin,
+            mask: header.mask,
+            len,
+            pos: 0,
+            done: 0,
+        };
+        self.frame = Some(frame);
+        Ok(Some(frame))
+    }
+
+    #[inline]
+    fn check_message_budget(&mut self, len: usize) -> Result<(), ProtocolError> {
+        let max = self.config.max_message_size;
+        if len > max - self.msg.wire_len {
+            return Err(ProtocolError::MessageTooLarge { max });
+        }
+        self.msg.wire_len += len;
+        Ok(())
+    }
+
+    fn on_control(&mut self, frame: CurFrame) -> Step {
+        if self.read.len() < frame.len {
+            return Step::NeedData;
+        }
+        self.frame = None;
+        let mut payload = self.read.split_to(frame.len);
+        if let Some(key) = frame.mask {
+            apply_mask(&mut payload, key, 0);
+        }
+        match frame.opcode {
+            OpCode::Ping => {
+                if self.config.auto_pong && !self.close_sent {
+                    self.write_frame(OpCode::Pong, Rsv::NONE, true, &payload);
+                }
+                Step::Event(Event::Ping(payload.freeze()))
+            }
+            OpCode::Pong => Step::Event(Event::Pong(payload.freeze())),
+            _ => self.on_close(&payload),
+        }
+    }
+
+    fn on_close(&mut self, payload: &[u8]) -> Step {
+        let close = match CloseFrame::parse(payload) {
+            Ok(close) => close,
+            Err(e) => return Step::Error(ProtocolError::InvalidClose(e)),
+        };
+        let (code, reason) = match close {
+            Some(close) => (close.code(), String::from(close.reason())),
+            None => (CloseCode::NO_STATUS, String::new()),
+        };
+        // Nothing may follow a close frame: stop reading.
+        self.recv_done = true;
+        self.read.clear();
+        self.msg.end();
+        self.msg.assembly = BytesMut::new();
+        let initiated_by = if self.close_sent {
+            self.state = State::Closed;
+            Side::Local
+        } else if self.config.auto_close_reply {
+            // Echo the code; an empty close is answered with an empty close.
+            let echo = code.as_u16().to_be_bytes();
+            let echo: &[u8] = if close_had_code(payload) { &echo } else { &[] };
+            self.write_frame(OpCode::Close, Rsv::NONE, true, echo);
+            self.close_sent = true;
+            self.state = State::Closed;
+            Side::Remote
+        } else {
+            self.state = State::RemoteClosing;
+            Side::Remote
+        };
+        Step::Event(Event::Close {
+            code,
+            reason,
+            initiated_by,
+        })
+    }
+
+    #[inline]
+    fn on_data(&mut self, mut frame: CurFrame) -> Step {
+        let want = frame.len - frame.pos;
+        let avail = want.min(self.read.len());
+        let kind = self.msg.kind.unwrap_or(Kind::Binary);
+        let plain = self.msg.rsv.is_empty();
+        if avail > frame.done {
+            let fresh = &mut self.read[frame.done..avail];
+            if let Some(key) = frame.mask {
+                apply_mask(fresh, key, frame.pos + frame.done);
+            }
+            if kind == Kind::Text
+                && plain
+                && let Err(e) = self.msg.utf8.feed(fresh)
+            {
+                return Step::Error(ProtocolError::InvalidUtf8(e));
+            }
+            frame.done = avail;
+        }
+        let frame_finished = avail == want;
+        match self.config.delivery {
+            Delivery::Assembled => {
+                if !frame_finished {
+                    self.frame = Some(frame);
+                    return Step::NeedData;
+                }
+                self.frame = None;
+                let payload = self.read.split_to(avail);
+                self.assembled_frame(kind, plain, frame.fin, payload)
+            }
+            Delivery::Streaming => {
+                if avail == 0 && !frame_finished {
+                    self.frame = Some(frame);
+                    return Step::NeedData;
+                }
+                let chunk = self.read.split_to(avail).freeze();
+                frame.pos += avail;
+                frame.done = 0;
+                self.frame = if frame_finished { None } else { Some(frame) };
+                self.streamed_piece(kind, plain, frame_finished, frame.fin, chunk)
+            }
+        }
+    }
+
+    #[inline]
+    fn assembled_frame(&mut self, kind: Kind, plain: bool, fin: bool, payload: BytesMut) -> Step {
+        if plain {
+            if fin && self.msg.fragments == 1 {
+                // A message in one frame: hand the payload over without a copy.
+                if kind == Kind::Text
+                    && let Err(e) = self.msg.utf8.finish()
+                {
+                    return Step::Error(ProtocolError::InvalidUtf8(e));
+                }
+                self.msg.end();
+                return Step::Event(data_event(kind, payload.freeze(), true, true));
+            }
+            self.msg.assembly.extend_from_slice(&payload);
+        } else {
+            let before = self.msg.assembly.len();
+            let mut out = core::mem::take(&mut self.msg.assembly);
+            let result = self.decode(&payload, fin, &mut out);
+            self.msg.assembly = out;
+            if let Err(e) = result {
+                return Step::Error(e);
+            }
+            if kind == Kind::Text
+                && let Err(e) = self.msg.utf8.feed(&self.msg.assembly[before..])
+            {
+                return Step::Error(ProtocolError::InvalidUtf8(e));
+            }
+        }
+        if !fin {
+            return Step::Continue;
+        }
+        if kind == Kind::Text
+            && let Err(e) = self.msg.utf8.finish()
+        {
+            return Step::Error(ProtocolError::InvalidUtf8(e));
+        }
+        let data = self.msg.assembly.split().freeze();
+        self.msg.end();
+        Step::Event(data_event(kind, data, true, true))
+    }
+
+    fn streamed_piece(
+        &mut self,
+        kind: Kind,
+        plain: bool,
+        frame_finished: bool,
+        fin: bool,
+        chunk: Bytes,
+    ) -> Step {
+        let message_finished = frame_finished && fin;
+        let mut data = if plain {
+            chunk
+        } else {
+            let mut out = core::mem::take(&mut self.scratch);
+            let result = self.decode(&chunk, message_finished, &mut out);
+            let decoded = out.split().freeze();
+            self.scratch = out;
+            if let Err(e) = result {
+                return Step::Error(e);
+            }
+            if kind == Kind::Text
+                && let Err(e) = self.msg.utf8.feed(&decoded)
+            {
+                return Step::Error(ProtocolError::InvalidUtf8(e));
+            }
+            decoded
+        };
+        if kind == Kind::Text {
+            if message_finished && let Err(e) = self.msg.utf8.finish() {
+                return Step::Error(ProtocolError::InvalidUtf8(e));
+            }
+            // Every piece ends on a code point boundary: hold back the start of an
+            // unfinished code point, and prepend what was held back before.
+            let pending = self.msg.utf8.pending_len();
+            if self.msg.carry_len != 0 {
+                let carried = usize::from(self.msg.carry_len);
+                let mut joined = BytesMut::with_capacity(carried + data.len());
+                joined.extend_from_slice(&self.msg.carry[..carried]);
+                joined.extend_from_slice(&data);
+                data = joined.freeze();
+                self.msg.carry_len = 0;
+            }
+            if pending != 0 {
+                let tail = data.split_off(data.len() - pending);
+                self.msg.carry[..pending].copy_from_slice(&tail);
+                self.msg.carry_len = pending as u8;
+            }
+        }
+        if data.is_empty() && !frame_finished {
+            return Step::Continue;
+        }
+        if message_finished {
+            self.msg.end();
+        }
+        Step::Event(data_event(kind, data, frame_finished, message_finished))
+    }
+
+    /// Runs the extension's decoder within what is left of the message budget.
+    fn decode(
+        &mut self,
+        input: &[u8],
+        message_finished: bool,
+        out: &mut BytesMut,
+    ) -> Result<(), ProtocolError> {
+        let max = self.config.max_message_size;
+        let budget = max - self.msg.decoded_len;
+        let before = out.len();
+        let ext = match self.ext.as_mut() {
+            Some(ext) => ext,
+            // Unreachable: RSV bits are only accepted when an extension claims them.
+            None => return Err(ProtocolError::ReservedBits(self.msg.rsv)),
+        };
+        ext.decode(self.msg.rsv, input, message_finished, out, budget)
+            .map_err(ProtocolError::Extension)?;
+        let produced = out.len() - before;
+        if produced > budget {
+            return Err(ProtocolError::MessageTooLarge { max });
+        }
+        self.msg.decoded_len += produced;
+        Ok(())
+    }
+
+    // --------------------------------------------------------------- output
+
+    /// The bytes waiting to be written to the transport.
+    #[must_use]
+    pub fn output(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// Marks the first `n` bytes of [`output`](Connection::output) as written (at
+    /// most all of them).
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.out.len());
+        self.out.advance(n);
+    }
+
+    /// Takes all the bytes waiting to be written.
+    pub fn take_output(&mut self) -> Bytes {
+        self.out.split().freeze()
+    }
+
+    /// Whether bytes wait to be written.
+    #[must_use]
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    pub(crate) fn output_buf(&mut self) -> &mut BytesMut {
+        &mut self.out
+    }
+
+    // ---------------------------------------------------------------- sends
+
+    fn check_can_send(&self) -> Result<(), LocalError> {
+        if self.close_sent || self.state == State::Closed {
+            return Err(LocalError::Closed);
+        }
+        Ok(())
+    }
+
+    /// Sends a whole text message in one frame.
+    ///
+    /// # Errors
+    ///
+    /// [`LocalError::Closed`] after a close frame was sent,
+    /// [`LocalError::MessageInProgress`] while a fragmented message is being sent.
+    pub fn send_text(&mut self, text: &str) -> Result<(), LocalError> {
+        self.send_message(Kind::Text, text.as_bytes())
+    }
+
+    /// Sends a whole binary message in one frame.
+    ///
+    /// # Errors
+    ///
+    /// As [`send_text`](Connection::send_text).
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), LocalError> {
+        self.send_message(Kind::Binary, data)
+    }
+
+    fn send_message(&mut self, kind: Kind, data: &[u8]) -> Result<(), LocalError> {
+        self.check_can_send()?;
+        if self.send_kind.is_some() {
+            return Err(LocalError::MessageInProgress);
+        }
+        self.write_data(kind, kind.opcode(), data, true)
+    }
+
+    /// Sends one frame of a fragmented message (a generator-style writer): `opcode`
+    /// [`OpCode::Text`] or [`OpCode::Binary`] starts a message, then
+    /// [`OpCode::Continuation`] frames follow; the frame with `fin` ends it. Control
+    /// frames ([`ping`](Connection::ping), ...) may be sent in between; other data
+    /// messages may not.
+    ///
+    /// Text fragments may split a code point; the message must be valid UTF-8 as a
+    /// whole, which is checked as it goes.
+    ///
+    /// # Errors
+    ///
+    /// [`LocalError::MessageInProgress`] (starting while a message is in progress),
+    /// [`LocalError::NoMessageInProgress`] (continuation without a start),
+    /// [`LocalError::ControlOpCode`], [`LocalError::InvalidUtf8`],
+    /// [`LocalError::Closed`]. Nothing is sent on error and the state is unchanged.
+    pub fn send_frame(&mut self, opcode: OpCode, data: &[u8], fin: bool) -> Result<(), LocalError> {
+        self.check_can_send()?;
+        let kind = match opcode {
+            OpCode::Text | OpCode::Binary if self.send_kind.is_some() => {
+                return Err(LocalError::MessageInProgress);
+            }
+            OpCode::Text => Kind::Text,
+            OpCode::Binary => Kind::Binary,
+            OpCode::Continuation => self.send_kind.ok_or(LocalError::NoMessageInProgress)?,
+            _ => return Err(LocalError::ControlOpCode),
+        };
+        let first = opcode != OpCode::Continuation;
+        if kind == Kind::Text {
+            let saved = self.send_utf8.clone();
+            if first {
+                self.send_utf8.reset();
+            }
+            let checked = self
+                .send_utf8
+                .feed(data)
+                .and_then(|()| if fin { self.send_utf8.finish() } else { Ok(()) });
+            if let Err(e) = checked {
+                self.send_utf8 = saved;
+                return Err(LocalError::InvalidUtf8(e));
+            }
+        }
+        self.write_data(kind, opcode, data, fin)?;
+        self.send_kind = if fin { None } else { Some(kind) };
+        Ok(())
+    }
+
+    fn write_data(
+        &mut self,
+        kind: Kind,
+        opcode: OpCode,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<(), LocalError> {
+        let Some(ext) = self.ext.as_mut() else {
+            self.write_frame(opcode, Rsv::NONE, fin, data);
+            return Ok(());
+        };
+        let mut scratch = core::mem::take(&mut self.scratch);
+        scratch.clear();
+        let rsv = ext
+            .encode(kind.opcode(), data, fin, &mut scratch)
+            .map_err(LocalError::Extension);
+        if let Ok(rsv) = rsv {
+            let rsv = if opcode == OpCode::Continuation {
+                Rsv::NONE
+            } else {
+                rsv
+            };
+            self.write_frame(opcode, rsv, fin, &scratch);
+        }
+        scratch.clear();
+        self.scratch = scratch;
+        rsv.map(|_| ())
+    }
+
+    /// Sends a ping (payload at most 125 bytes).
+    ///
+    /// # Errors
+    ///
+    /// [`LocalError::ControlPayloadTooLong`], [`LocalError::Closed`].
+    pub fn ping(&mut self, data: &[u8]) -> Result<(), LocalError> {
+        self.send_control(OpCode::Ping, data)
+    }
+
+    /// Sends a pong (payload at most 125 bytes), e.g. an unsolicited heartbeat.
+    ///
+    /// # Errors
+    ///
+    /// As [`ping`](Connection::ping).
+    pub fn pong(&mut self, data: &[u8]) -> Result<(), LocalError> {
+        self.send_control(OpCode::Pong, data)
+    }
+
+    fn send_control(&mut self, opcode: OpCode, data: &[u8]) -> Result<(), LocalError> {
+        self.check_can_send()?;
+        if data.len() > MAX_CONTROL_PAYLOAD_LEN {
+            return Err(LocalError::ControlPayloadTooLong(data.len()));
+        }
+        self.write_frame(opcode, Rsv::NONE, true, data);
+        Ok(())
+    }
+
+    /// Starts the close handshake (state [`State::LocalClosing`] until the peer's
+    /// close arrives), or answers the peer's close in [`State::RemoteClosing`]
+    /// (then [`State::Closed`]). A fragmented message being sent is abandoned.
+    ///
+    /// # Errors
+    ///
+    /// [`LocalError::InvalidClose`] for a code that may not be sent
+    /// ([`CloseCode::is_sendable`]) or a reason over 123 bytes;
+    /// [`LocalError::Closed`] if a close was sent already.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), LocalError> {
+        self.check_can_send()?;
+        if !code.is_sendable() {
+            return Err(LocalError::InvalidClose(FrameError::UnsendableCloseCode(
+                code.as_u16(),
+            )));
+        }
+        if reason.len() > MAX_CLOSE_REASON_LEN {
+            return Err(LocalError::InvalidClose(FrameError::CloseReasonTooLong(
+                reason.len(),
+            )));
+        }
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD_LEN];
+        payload[..2].copy_from_slice(&code.as_u16().to_be_bytes());
+        payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
+        self.write_frame(OpCode::Close, Rsv::NONE, true, &payload[..2 + reason.len()]);
+        self.close_sent = true;
+        self.send_kind = None;
+        self.state = match self.state {
+            State::RemoteClosing => State::Closed,
+            _ => State::LocalClosing,
+        };
+        Ok(())
+    }
+
+    fn write_frame(&mut self, opcode: OpCode, rsv: Rsv, fin: bool, payload: &[u8]) {
+        let mask = match self.role {
+            Role::Client => {
+                let mut key = [0u8; 4];
+                self.rng.fill(&mut key);
+                Some(key)
+            }
+            Role::Server => None,
+        };
+        let header = rsv.apply(FrameHeader {
+            fin,
+            mask,
+            ..FrameHeader::new(opcode, payload.len() as u64)
+        });
+        encode_frame(header, payload, &mut self.out);
+    }
+}
+
+fn close_had_code(payload: &[u8]) -> bool {
+    payload.len() >= 2
+}
+
+#[inline]
+fn data_event(kind: Kind, data: Bytes, frame_finished: bool, message_finished: bool) -> Event {
+    match kind {
+        Kind::Text => Event::Text {
+            data: Utf8Bytes::from_validated(data),
+            frame_finished,
+            message_finished,
+        },
+        Kind::Binary => Event::Binary {
+            data,
+            frame_finished,
+            message_finished,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

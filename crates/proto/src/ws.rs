@@ -1,0 +1,497 @@
+//! A connection from the first byte: opening handshake, then frames.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::fmt;
+
+use bytes::{Buf, Bytes, BytesMut};
+use ferrosocket_codec::{CloseCode, OpCode};
+use ferrosocket_handshake::{
+    Accept, ClientHandshake, ClientRequest, HandshakeError, Outcome, Reject, Request,
+    RequestParser, Status,
+};
+
+use crate::config::{Config, Role};
+use crate::connection::Connection;
+use crate::error::{LocalError, WsError};
+use crate::event::{Event, State};
+use crate::extension::Extension;
+use crate::random::RandomSource;
+
+enum Phase {
+    /// Server: reading the request.
+    ServerRequest(RequestParser),
+    /// Server: the request was reported; waiting for `accept` or `reject`.
+    ServerDecision(Box<Request>),
+    /// Client: reading the response.
+    ClientResponse(ClientHandshake),
+    /// Client: rejected; reading the body (`Some(n)`: n bytes left).
+    ClientRejectBody(Option<u64>),
+    Open(Connection),
+    Closed,
+}
+
+/// A WebSocket connection driven from its first byte, like wsproto's
+/// `WSConnection`: the opening handshake for either role, then a [`Connection`].
+///
+/// **Server**: [`server`](WsConnection::server); feed bytes, get
+/// [`Event::Request`]; answer with [`accept`](WsConnection::accept) (the `101`
+/// is queued, the state becomes [`State::Open`], and frames that came in the same
+/// read as the request are processed) or [`reject`](WsConnection::reject) (the
+/// answer is queued, [`State::Closed`]). A bad request yields
+/// [`WsError::Handshake`] with its HTTP status, the error answer queued.
+///
+/// **Client**: [`client`](WsConnection::client) queues the request at once; then
+/// [`Event::Accept`] (open) or [`Event::Reject`] followed by [`Event::RejectData`]
+/// pieces of the body, the last with `body_finished` (then [`State::Closed`]; the
+/// state stays [`State::Connecting`] while the body is read).
+///
+/// Once open, everything is delegated to the inner [`Connection`]; the input,
+/// output and event methods are the same.
+pub struct WsConnection {
+    role: Role,
+    config: Config,
+    phase: Phase,
+    read: BytesMut,
+    out: BytesMut,
+    eof: bool,
+    rng: Option<Box<dyn RandomSource + Send>>,
+    ext: Option<Box<dyn Extension + Send>>,
+}
+
+impl fmt::Debug for WsConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("WsConnection");
+        d.field("role", &self.role).field("state", &self.state());
+        if let Phase::Open(conn) = &self.phase {
+            d.field("connection", conn);
+        }
+        d.finish_non_exhaustive()
+    }
+}
+
+/// Iterator over [`WsConnection::next_event`], from [`WsConnection::events`].
+#[derive(Debug)]
+pub struct WsEvents<'a> {
+    conn: &'a mut WsConnection,
+}
+
+impl Iterator for WsEvents<'_> {
+    type Item = Result<Event, WsError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.conn.next_event()
+    }
+}
+
+impl WsConnection {
+    fn with_phase(role: Role, config: Config, phase: Phase) -> Self {
+        Self {
+            role,
+            config,
+            phase,
+            read: BytesMut::new(),
+            out: BytesMut::new(),
+            eof: false,
+            rng: None,
+            ext: None,
+        }
+    }
+
+    /// A server waiting for the client's opening request.
+    #[must_use]
+    pub fn server(config: Config) -> Self {
+        Self::with_phase(
+            Role::Server,
+            config,
+            Phase::ServerRequest(RequestParser::new()),
+        )
+    }
+
+    /// A server reading the request with the given parser (e.g. other limits).
+    #[must_use]
+    pub fn server_with_parser(config: Config, parser: RequestParser) -> Self {
+        Self::with_phase(Role::Server, config, Phase::ServerRequest(parser))
+    }
+
+    /// A client: writes `request` into the output at once; masking keys will come
+    /// from [`OsRandom`](crate::OsRandom).
+    ///
+    /// # Errors
+    ///
+    /// If the request cannot be written (invalid host, header, ...).
+    #[cfg(feature = "std")]
+    pub fn client(request: &ClientRequest, config: Config) -> Result<Self, HandshakeError> {
+        Self::client_with_random(request, config, crate::OsRandom::new())
+    }
+
+    /// A client taking its masking keys from `random`.
+    ///
+    /// # Errors
+    ///
+    /// If the request cannot be written (invalid host, header, ...).
+    pub fn client_with_random(
+        request: &ClientRequest,
+        config: Config,
+        random: impl RandomSource + Send + 'static,
+    ) -> Result<Self, HandshakeError> {
+        let mut buf = Vec::new();
+        let handshake = request.write_to(&mut buf)?;
+        let mut conn = Self::with_phase(Role::Client, config, Phase::ClientResponse(handshake));
+        conn.out.extend_from_slice(&buf);
+        conn.rng = Some(Box::new(random));
+        Ok(conn)
+    }
+
+    /// Installs the extension agreed on. Client: call it right after
+    /// [`Event::Accept`], before pulling the next event (frames are parsed lazily, so
+    /// none has been yet). Server: prefer [`accept_with_extension`](Self::accept_with_extension).
+    pub fn set_extension(&mut self, extension: impl Extension + Send + 'static) {
+        match &mut self.phase {
+            Phase::Open(conn) => conn.set_extension(Box::new(extension)),
+            _ => self.ext = Some(Box::new(extension)),
+        }
+    }
+
+    /// Our role.
+    #[must_use]
+    pub const fn role(&self) -> Role {
+        self.role
+    }
+
+    /// [`State::Connecting`] during the handshake, then the connection's state.
+    #[must_use]
+    pub fn state(&self) -> State {
+        match &self.phase {
+            Phase::Open(conn) => conn.state(),
+            Phase::Closed => State::Closed,
+            _ => State::Connecting,
+        }
+    }
+
+    /// The inner connection, once open.
+    pub fn connection_mut(&mut self) -> Option<&mut Connection> {
+        match &mut self.phase {
+            Phase::Open(conn) => Some(conn),
+            _ => None,
+        }
+    }
+
+    /// The inner connection, once open (the handshake layer is dropped); `None`
+    /// before the handshake succeeded or after it failed.
+    #[must_use]
+    pub fn into_connection(self) -> Option<Connection> {
+        match self.phase {
+            Phase::Open(conn) => Some(conn),
+            _ => None,
+        }
+    }
+
+    // ---------------------------------------------------------------- input
+
+    /// Appends received bytes; see [`Connection::receive_data`].
+    pub fn receive_data(&mut self, data: &[u8]) {
+        match &mut self.phase {
+            Phase::Open(conn) => conn.receive_data(data),
+            Phase::Closed => {}
+            _ => self.read.extend_from_slice(data),
+        }
+    }
+
+    /// The read buffer, with the contract of [`Connection::read_buf`].
+    pub fn read_buf(&mut self) -> &mut BytesMut {
+        match &mut self.phase {
+            Phase::Open(conn) => conn.read_buf(),
+            _ => &mut self.read,
+        }
+    }
+
+    /// The transport reached end of file; see [`Connection::receive_eof`].
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+        if let Phase::Open(conn) = &mut self.phase {
+            conn.receive_eof();
+        }
+    }
+
+    /// An iterator over [`next_event`](WsConnection::next_event).
+    pub fn events(&mut self) -> WsEvents<'_> {
+        WsEvents { conn: self }
+    }
+
+    /// The next event, `None` when more bytes (or a decision) are needed.
+    pub fn next_event(&mut self) -> Option<Result<Event, WsError>> {
+        match &mut self.phase {
+            Phase::Open(conn) => conn.next_event().map(|r| r.map_err(WsError::Protocol)),
+            Phase::ServerRequest(parser) => {
+                let status = if self.read.is_empty() {
+                    Ok(Status::Partial)
+                } else {
+                    parser.feed(&self.read)
+                };
+                match status {
+                    Ok(Status::Partial) => {
+                        self.read.clear();
+                        self.eof_during_handshake()
+                    }
+                    Ok(Status::Complete { value, consumed }) => {
+                        self.read.advance(consumed);
+                        let request = Box::new(value);
+                        self.phase = Phase::ServerDecision(request.clone());
+                        Some(Ok(Event::Request(request)))
+                    }
+                    Err(e) => {
+                        let mut answer = Vec::new();
+                        e.write_response(&mut answer);
+                        self.out.extend_from_slice(&answer);
+                        self.close_handshake();
+                        Some(Err(WsError::Handshake(e)))
+                    }
+                }
+            }
+            Phase::ServerDecision(_) | Phase::Closed => None,
+            Phase::ClientResponse(handshake) => {
+                let status = if self.read.is_empty() {
+                    Ok(Status::Partial)
+                } else {
+                    handshake.feed(&self.read)
+                };
+                match status {
+                    Ok(Status::Partial) => {
+                        self.read.clear();
+                        self.eof_during_handshake()
+                    }
+                    Ok(Status::Complete {
+                        value: Outcome::Accepted(accepted),
+                        consumed,
+                    }) => {
+                        self.read.advance(consumed);
+                        self.open();
+                        Some(Ok(Event::Accept(Box::new(accepted))))
+                    }
+                    Ok(Status::Complete {
+                        value: Outcome::Rejected(rejected),
+                        consumed,
+                    }) => {
+                        self.read.advance(consumed);
+                        self.phase = Phase::ClientRejectBody(rejected.content_length());
+                        Some(Ok(Event::Reject(Box::new(rejected))))
+                    }
+                    Err(e) => {
+                        self.close_handshake();
+                        Some(Err(WsError::Handshake(e)))
+                    }
+                }
+            }
+            Phase::ClientRejectBody(remaining) => {
+                let (data, body_finished) = match remaining {
+                    Some(left) => {
+                        let take = (*left).min(self.read.len() as u64) as usize;
+                        *left -= take as u64;
+                        if take == 0 && *left != 0 && !self.eof {
+                            return None;
+                        }
+                        // Finished at the announced length, or cut short by EOF.
+                        let finished = *left == 0 || self.eof && take == self.read.len();
+                        (self.read.split_to(take).freeze(), finished)
+                    }
+                    None if !self.read.is_empty() => (self.read.split().freeze(), false),
+                    None if self.eof => (Bytes::new(), true),
+                    None => return None,
+                };
+                if body_finished {
+                    self.close_handshake();
+                }
+                Some(Ok(Event::RejectData {
+                    data,
+                    body_finished,
+                }))
+            }
+        }
+    }
+
+    fn eof_during_handshake(&mut self) -> Option<Result<Event, WsError>> {
+        if !self.eof {
+            return None;
+        }
+        self.close_handshake();
+        Some(Err(WsError::EofDuringHandshake))
+    }
+
+    fn close_handshake(&mut self) {
+        self.phase = Phase::Closed;
+        self.read = BytesMut::new();
+    }
+
+    /// Switches to the open phase: the handshake's pending output and the bytes
+    /// after the header block move into the connection.
+    fn open(&mut self) {
+        let rng = self
+            .rng
+            .take()
+            .unwrap_or_else(|| Box::new(|_: &mut [u8]| {}));
+        let mut conn = Connection::with_boxed_random(self.role, self.config, rng);
+        if let Some(ext) = self.ext.take() {
+            conn.set_extension(ext);
+        }
+        *conn.output_buf() = core::mem::take(&mut self.out);
+        *conn.read_buf() = core::mem::take(&mut self.read);
+        if self.eof {
+            conn.receive_eof();
+        }
+        self.phase = Phase::Open(conn);
+    }
+
+    /// Server: accepts the request reported by [`Event::Request`]; the `101` answer
+    /// is queued and the connection is open.
+    ///
+    /// # Errors
+    ///
+    /// [`WsError::Local`] if no request waits for an answer;
+    /// [`WsError::Handshake`] if `accept` is invalid for this request (a subprotocol
+    /// or extension the client did not offer, a bad header): nothing is queued and
+    /// the request still waits for an answer.
+    pub fn accept(&mut self, accept: &Accept) -> Result<(), WsError> {
+        let Phase::ServerDecision(request) = &self.phase else {
+            return Err(WsError::Local(LocalError::InvalidState));
+        };
+        let mut answer = Vec::new();
+        request.write_accept(accept, &mut answer)?;
+        self.out.extend_from_slice(&answer);
+        self.open();
+        Ok(())
+    }
+
+    /// [`accept`](Self::accept), with the extension the `accept` agreed on
+    /// (e.g. permessage-deflate) installed.
+    ///
+    /// # Errors
+    ///
+    /// As [`accept`](Self::accept).
+    pub fn accept_with_extension(
+        &mut self,
+        accept: &Accept,
+        extension: impl Extension + Send + 'static,
+    ) -> Result<(), WsError> {
+        self.ext = Some(Box::new(extension));
+        let result = self.accept(accept);
+        if result.is_err() {
+            self.ext = None;
+        }
+        result
+    }
+
+    /// Server: refuses the request with `reject` (status, headers, body); the answer
+    /// is queued and the state is [`State::Closed`].
+    ///
+    /// # Errors
+    ///
+    /// [`WsError::Local`] if no request waits for an answer; [`WsError::Handshake`]
+    /// if `reject` is invalid (1xx status, bad header): nothing is queued.
+    pub fn reject(&mut self, reject: &Reject) -> Result<(), WsError> {
+        if !matches!(self.phase, Phase::ServerDecision(_)) {
+            return Err(WsError::Local(LocalError::InvalidState));
+        }
+        let mut answer = Vec::new();
+        reject.write_to(&mut answer)?;
+        self.out.extend_from_slice(&answer);
+        self.close_handshake();
+        Ok(())
+    }
+
+    // --------------------------------------------------------------- output
+
+    /// The bytes waiting to be written; see [`Connection::output`].
+    #[must_use]
+    pub fn output(&self) -> &[u8] {
+        match &self.phase {
+            Phase::Open(conn) => conn.output(),
+            _ => &self.out,
+        }
+    }
+
+    /// Marks `n` bytes of the output as written; see [`Connection::consume`].
+    pub fn consume(&mut self, n: usize) {
+        match &mut self.phase {
+            Phase::Open(conn) => conn.consume(n),
+            _ => self.out.advance(n.min(self.out.len())),
+        }
+    }
+
+    /// Takes all the bytes waiting to be written.
+    pub fn take_output(&mut self) -> Bytes {
+        match &mut self.phase {
+            Phase::Open(conn) => conn.take_output(),
+            _ => self.out.split().freeze(),
+        }
+    }
+
+    /// Whether bytes wait to be written.
+    #[must_use]
+    pub fn has_output(&self) -> bool {
+        !self.output().is_empty()
+    }
+
+    // ---------------------------------------------------------------- sends
+
+    fn open_conn(&mut self) -> Result<&mut Connection, LocalError> {
+        match &mut self.phase {
+            Phase::Open(conn) => Ok(conn),
+            Phase::Closed => Err(LocalError::Closed),
+            _ => Err(LocalError::NotOpen),
+        }
+    }
+
+    /// See [`Connection::send_text`]; [`LocalError::NotOpen`] during the handshake.
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::send_text`], or [`LocalError::NotOpen`].
+    pub fn send_text(&mut self, text: &str) -> Result<(), LocalError> {
+        self.open_conn()?.send_text(text)
+    }
+
+    /// See [`Connection::send_binary`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::send_binary`], or [`LocalError::NotOpen`].
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), LocalError> {
+        self.open_conn()?.send_binary(data)
+    }
+
+    /// See [`Connection::send_frame`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::send_frame`], or [`LocalError::NotOpen`].
+    pub fn send_frame(&mut self, opcode: OpCode, data: &[u8], fin: bool) -> Result<(), LocalError> {
+        self.open_conn()?.send_frame(opcode, data, fin)
+    }
+
+    /// See [`Connection::ping`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::ping`], or [`LocalError::NotOpen`].
+    pub fn ping(&mut self, data: &[u8]) -> Result<(), LocalError> {
+        self.open_conn()?.ping(data)
+    }
+
+    /// See [`Connection::pong`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::pong`], or [`LocalError::NotOpen`].
+    pub fn pong(&mut self, data: &[u8]) -> Result<(), LocalError> {
+        self.open_conn()?.pong(data)
+    }
+
+    /// See [`Connection::close`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::close`], or [`LocalError::NotOpen`].
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), LocalError> {
+        self.open_conn()?.close(code, reason)
+    }
+}

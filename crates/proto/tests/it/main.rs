@@ -1,0 +1,11 @@
+//! Integration tests of ferrosocket-proto.
+
+mod close;
+mod extension;
+mod fragments;
+mod prop;
+mod rules;
+mod send;
+mod streaming;
+mod testkit;
+mod ws;
