@@ -84,6 +84,8 @@ mod error;
 mod event;
 mod extension;
 mod random;
+#[cfg(feature = "std")]
+pub mod stream;
 mod ws;
 
 pub use config::{Config, Delivery, Role};
@@ -97,6 +99,6 @@ pub use random::{RandomSource, SeededRandom};
 pub use ws::{WsConnection, WsEvents};
 
 pub use bytes;
-pub use ferrosocket_codec::{CloseCode, FrameError, OpCode};
+pub use ferrosocket_codec::{CloseCode, CloseFrame, FrameError, OpCode};
 pub use ferrosocket_handshake as handshake;
 pub use ferrosocket_utf8::Utf8Error;

@@ -1,0 +1,541 @@
+//! What every runtime adapter shares: whole [`Message`]s, the [`StreamConfig`], the
+//! adapters' [`Error`], and [`StreamCore`], the runtime-neutral half of a message
+//! stream.
+//!
+//! An adapter (tokio, futures-io, blocking std::io) owns the socket and the timers and
+//! does only I/O: it reads into [`StreamCore::read_buf`] when
+//! [`StreamCore::next_message`] needs data, and writes [`StreamCore::output`] out.
+//! Everything else (events to messages, close handling, the write-buffer limit, buffer
+//! sizing and release) lives here once, so protocol code written against these types
+//! runs unchanged on any runtime.
+
+use alloc::string::String;
+use core::fmt;
+use core::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use ferrosocket_codec::{CloseCode, CloseFrame, OpCode};
+use ferrosocket_handshake::HandshakeError;
+
+use crate::{Config, Connection, Event, LocalError, ProtocolError, State, Utf8Bytes, WsError};
+
+/// A whole WebSocket message, as the stream adapters receive and send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message; valid UTF-8.
+    Text(Utf8Bytes),
+    /// A binary message.
+    Binary(Bytes),
+    /// A ping (at most 125 bytes). Received pings are answered automatically unless
+    /// auto-pong is off.
+    Ping(Bytes),
+    /// A pong (at most 125 bytes).
+    Pong(Bytes),
+    /// A close frame: `None` carries no status code (received as 1005; sent as 1000).
+    Close(Option<CloseFrame>),
+}
+
+impl Message {
+    /// A text message.
+    pub fn text(text: impl Into<Utf8Bytes>) -> Self {
+        Self::Text(text.into())
+    }
+
+    /// A binary message.
+    pub fn binary(data: impl Into<Bytes>) -> Self {
+        Self::Binary(data.into())
+    }
+
+    /// Whether this is a text or binary message (not a control frame).
+    pub fn is_data(&self) -> bool {
+        matches!(self, Self::Text(_) | Self::Binary(_))
+    }
+
+    /// The payload bytes (for a close: none).
+    pub fn as_payload(&self) -> &[u8] {
+        match self {
+            Self::Text(t) => t.as_bytes(),
+            Self::Binary(b) | Self::Ping(b) | Self::Pong(b) => b,
+            Self::Close(_) => &[],
+        }
+    }
+}
+
+impl From<String> for Message {
+    fn from(text: String) -> Self {
+        Self::Text(text.into())
+    }
+}
+
+impl From<&str> for Message {
+    fn from(text: &str) -> Self {
+        Self::Text(text.into())
+    }
+}
+
+impl From<Bytes> for Message {
+    fn from(data: Bytes) -> Self {
+        Self::Binary(data)
+    }
+}
+
+impl From<alloc::vec::Vec<u8>> for Message {
+    fn from(data: alloc::vec::Vec<u8>) -> Self {
+        Self::Binary(data.into())
+    }
+}
+
+/// Settings of a message stream, the same for every runtime adapter.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StreamConfig {
+    /// The protocol settings: limits, auto-pong, delivery (adapters use
+    /// [`Delivery::Assembled`](crate::Delivery::Assembled)).
+    pub protocol: Config,
+    /// Bytes of queued output at which `send` waits for the socket before queueing
+    /// more: a slow peer cannot grow memory without bound. Default 1 MiB.
+    pub write_buffer_limit: usize,
+    /// Spare room asked for before each read; the buffer grows beyond it only while a
+    /// frame needs more. Default 8 KiB.
+    pub read_chunk: usize,
+    /// How long the opening handshake may take (a peer that trickles its request is
+    /// dropped). Default 10 s.
+    pub handshake_timeout: Option<Duration>,
+    /// How long to wait for the peer's close after sending ours before dropping the
+    /// socket. Default 5 s.
+    pub close_timeout: Option<Duration>,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        Self {
+            protocol: Config::default(),
+            write_buffer_limit: 1 << 20,
+            read_chunk: 8 * 1024,
+            handshake_timeout: Some(Duration::from_secs(10)),
+            close_timeout: Some(Duration::from_secs(5)),
+        }
+    }
+}
+
+impl StreamConfig {
+    /// The defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the protocol settings.
+    pub fn protocol(mut self, protocol: Config) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Sets [`write_buffer_limit`](Self::write_buffer_limit).
+    pub fn write_buffer_limit(mut self, bytes: usize) -> Self {
+        self.write_buffer_limit = bytes.max(1);
+        self
+    }
+
+    /// Sets [`read_chunk`](Self::read_chunk).
+    pub fn read_chunk(mut self, bytes: usize) -> Self {
+        self.read_chunk = bytes.max(64);
+        self
+    }
+
+    /// Sets [`handshake_timeout`](Self::handshake_timeout).
+    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Sets [`close_timeout`](Self::close_timeout).
+    pub fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+}
+
+/// The error of a message stream, whatever the runtime.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The socket failed, or the peer went away without a close frame
+    /// (`UnexpectedEof`).
+    Io(std::io::Error),
+    /// The peer broke the protocol; the close frame with
+    /// [`close_code`](ProtocolError::close_code) was sent.
+    Protocol(ProtocolError),
+    /// This side asked for something the protocol does not allow (e.g. sending after
+    /// close).
+    Local(LocalError),
+    /// The opening handshake failed; [`HandshakeError::http_status`] says the HTTP
+    /// answer a server sent.
+    Handshake(HandshakeError),
+    /// The server answered the client's handshake with something other than 101.
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// The response body (as much as arrived, bounded by the header limit).
+        body: Bytes,
+    },
+    /// The opening or closing handshake took longer than configured.
+    Timeout,
+    /// The URL is not one this adapter can connect to.
+    InvalidUrl(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(e) => write!(f, "I/O error: {e}"),
+            Self::Protocol(e) => write!(f, "protocol error: {e}"),
+            Self::Local(e) => write!(f, "{e}"),
+            Self::Handshake(e) => write!(f, "handshake failed: {e}"),
+            Self::Rejected { status, .. } => {
+                write!(f, "the server rejected the upgrade with HTTP {status}")
+            }
+            Self::Timeout => f.write_str("timed out"),
+            Self::InvalidUrl(u) => write!(f, "invalid WebSocket URL: {u}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io(e) => Some(e),
+            Self::Protocol(e) => Some(e),
+            Self::Local(e) => Some(e),
+            Self::Handshake(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Self {
+        Self::Protocol(e)
+    }
+}
+
+impl From<LocalError> for Error {
+    fn from(e: LocalError) -> Self {
+        Self::Local(e)
+    }
+}
+
+impl From<HandshakeError> for Error {
+    fn from(e: HandshakeError) -> Self {
+        Self::Handshake(e)
+    }
+}
+
+impl From<WsError> for Error {
+    fn from(e: WsError) -> Self {
+        match e {
+            WsError::Handshake(h) => Self::Handshake(h),
+            WsError::Protocol(p) => Self::Protocol(p),
+            WsError::Local(l) => Self::Local(l),
+            WsError::EofDuringHandshake => Self::Io(std::io::ErrorKind::UnexpectedEof.into()),
+        }
+    }
+}
+
+/// The runtime-neutral half of a message stream over an open [`Connection`].
+///
+/// The adapter loop, the same on every runtime:
+/// 1. [`next_message`](Self::next_message); on `Some`, deliver it; on `None`, write
+///    any [`output`](Self::output), then read into [`read_buf`](Self::read_buf)
+///    (after [`prepare_read`](Self::prepare_read)); a read of 0 bytes is
+///    [`receive_eof`](Self::receive_eof).
+/// 2. To send: wait (writing output) while [`write_buffer_full`](Self::write_buffer_full),
+///    then [`send`](Self::send); flush [`output`](Self::output) and
+///    [`consume`](Self::consume) what was written.
+/// 3. When [`is_closed`](Self::is_closed) and the output is written, close the socket.
+///
+/// Reads happen only when the application asks for a message, so a peer cannot make
+/// a slow consumer buffer without bound beyond the protocol limits.
+#[derive(Debug)]
+pub struct StreamCore {
+    conn: Connection,
+    config: StreamConfig,
+    /// The message stream ended (close received and answered, or an error).
+    finished: bool,
+}
+
+impl StreamCore {
+    /// Wraps an open connection.
+    pub fn new(conn: Connection, config: StreamConfig) -> Self {
+        Self {
+            conn,
+            config,
+            finished: false,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &StreamConfig {
+        &self.config
+    }
+
+    /// The connection, for anything this type does not wrap.
+    pub fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// The protocol state.
+    pub fn state(&self) -> State {
+        self.conn.state()
+    }
+
+    /// Whether the closing handshake is over (or the connection failed): write the
+    /// remaining output, then close the socket.
+    pub fn is_closed(&self) -> bool {
+        self.conn.state() == State::Closed
+    }
+
+    /// Whether we sent a close and wait for the peer's (the adapter bounds this wait
+    /// with [`StreamConfig::close_timeout`]).
+    pub fn is_closing(&self) -> bool {
+        self.conn.state() == State::LocalClosing
+    }
+
+    /// The next message, or `None` when more input is needed (or the stream ended:
+    /// see [`is_finished`](Self::is_finished)).
+    ///
+    /// A received close is delivered as [`Message::Close`] once, after which the stream
+    /// is finished; the echo was queued in the output. A peer that vanishes without a
+    /// close gives `Err(Error::Io(UnexpectedEof))`. A protocol error gives
+    /// `Err(Error::Protocol)` with the close frame queued.
+    pub fn next_message(&mut self) -> Option<Result<Message, Error>> {
+        if self.finished {
+            return None;
+        }
+        let event = match self.conn.next_event()? {
+            Ok(event) => event,
+            Err(e) => {
+                self.finished = true;
+                return Some(Err(Error::Protocol(e)));
+            }
+        };
+        Some(Ok(match event {
+            Event::Text { data, .. } => Message::Text(data),
+            Event::Binary { data, .. } => Message::Binary(data),
+            Event::Ping(data) => Message::Ping(data),
+            Event::Pong(data) => Message::Pong(data),
+            Event::Close { code, reason, .. } => {
+                self.finished = true;
+                if code == CloseCode::ABNORMAL {
+                    return Some(Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into())));
+                }
+                Message::Close(CloseFrame::new(code, reason).ok())
+            }
+            // Handshake events never come from an open connection.
+            _ => return self.next_message(),
+        }))
+    }
+
+    /// Whether the stream has delivered its close or error: nothing more will come.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Makes room for the next read: at least [`StreamConfig::read_chunk`] bytes of
+    /// spare capacity (more while a frame announced more than that), and returns the
+    /// buffer to read into.
+    pub fn prepare_read(&mut self) -> &mut BytesMut {
+        let chunk = self.config.read_chunk;
+        let buf = self.conn.read_buf();
+        if buf.capacity() - buf.len() < chunk {
+            buf.reserve(chunk);
+        }
+        buf
+    }
+
+    /// The input buffer: append what the socket read (see
+    /// [`Connection::read_buf`]).
+    pub fn read_buf(&mut self) -> &mut BytesMut {
+        self.conn.read_buf()
+    }
+
+    /// The socket reached EOF.
+    pub fn receive_eof(&mut self) {
+        self.conn.receive_eof();
+    }
+
+    /// Queues a message (or a control frame). Fails with [`Error::Local`] after a
+    /// close was sent.
+    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+        match message {
+            Message::Text(text) => self.conn.send_text(text.as_str())?,
+            Message::Binary(data) => self.conn.send_binary(&data)?,
+            Message::Ping(data) => self.conn.ping(&data)?,
+            Message::Pong(data) => self.conn.pong(&data)?,
+            Message::Close(frame) => match frame {
+                Some(frame) => self.conn.close(frame.code(), frame.reason())?,
+                None => self.conn.close(CloseCode::NORMAL, "")?,
+            },
+        }
+        Ok(())
+    }
+
+    /// Queues one frame of a fragmented message: `opcode` Text or Binary for the
+    /// first, Continuation for the rest, `fin` on the last.
+    pub fn send_fragment(&mut self, opcode: OpCode, data: &[u8], fin: bool) -> Result<(), Error> {
+        Ok(self.conn.send_frame(opcode, data, fin)?)
+    }
+
+    /// Whether queued output reached [`StreamConfig::write_buffer_limit`]: write before
+    /// sending more.
+    pub fn write_buffer_full(&self) -> bool {
+        self.conn.output().len() >= self.config.write_buffer_limit
+    }
+
+    /// The bytes waiting to be written.
+    pub fn output(&self) -> &[u8] {
+        self.conn.output()
+    }
+
+    /// Marks `n` bytes of [`output`](Self::output) as written.
+    pub fn consume(&mut self, n: usize) {
+        self.conn.consume(n);
+    }
+
+    /// Releases the read buffer's memory if it holds nothing: call when the
+    /// connection goes idle, so an idle connection costs little.
+    pub fn release_idle_buffers(&mut self) {
+        let buf = self.conn.read_buf();
+        if buf.is_empty() && buf.capacity() > 0 {
+            *buf = BytesMut::new();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec::Vec;
+
+    use super::*;
+    use crate::{Role, SeededRandom};
+
+    fn pair() -> (StreamCore, StreamCore) {
+        let client = Connection::with_random(Role::Client, Config::default(), SeededRandom::new(1));
+        let server = Connection::with_random(Role::Server, Config::default(), SeededRandom::new(2));
+        (
+            StreamCore::new(client, StreamConfig::default()),
+            StreamCore::new(server, StreamConfig::default()),
+        )
+    }
+
+    fn pump(from: &mut StreamCore, to: &mut StreamCore) {
+        let out = from.output().to_vec();
+        from.consume(out.len());
+        to.read_buf().extend_from_slice(&out);
+    }
+
+    #[test]
+    fn messages_close_and_limits() {
+        let (mut client, mut server) = pair();
+        client.send(Message::text("héllo")).unwrap();
+        client
+            .send(Message::binary(Vec::from(&b"\x00\x01"[..])))
+            .unwrap();
+        client
+            .send(Message::Ping(Bytes::from_static(b"p")))
+            .unwrap();
+        pump(&mut client, &mut server);
+        assert_eq!(
+            server.next_message().unwrap().unwrap(),
+            Message::text("héllo")
+        );
+        assert_eq!(
+            server.next_message().unwrap().unwrap(),
+            Message::binary(Vec::from(&b"\x00\x01"[..]))
+        );
+        assert_eq!(
+            server.next_message().unwrap().unwrap(),
+            Message::Ping(Bytes::from_static(b"p"))
+        );
+        assert!(server.next_message().is_none());
+        // The auto-pong is queued; the client sees it.
+        pump(&mut server, &mut client);
+        assert_eq!(
+            client.next_message().unwrap().unwrap(),
+            Message::Pong(Bytes::from_static(b"p"))
+        );
+
+        // Close from the client: the server gets it once, echoes, and finishes.
+        let bye = CloseFrame::new(CloseCode::GOING_AWAY, "bye").unwrap();
+        client.send(Message::Close(Some(bye.clone()))).unwrap();
+        assert!(client.is_closing());
+        assert!(matches!(
+            client.send(Message::text("late")),
+            Err(Error::Local(LocalError::Closed))
+        ));
+        pump(&mut client, &mut server);
+        assert_eq!(
+            server.next_message().unwrap().unwrap(),
+            Message::Close(Some(bye))
+        );
+        assert!(server.is_finished() && server.is_closed());
+        assert!(server.next_message().is_none());
+        pump(&mut server, &mut client);
+        assert!(matches!(
+            client.next_message(),
+            Some(Ok(Message::Close(Some(_))))
+        ));
+        assert!(client.is_closed());
+    }
+
+    #[test]
+    fn eof_without_close_is_an_io_error() {
+        let (_, mut server) = pair();
+        server.receive_eof();
+        match server.next_message() {
+            Some(Err(Error::Io(e))) => assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof),
+            other => panic!("{other:?}"),
+        }
+        assert!(server.next_message().is_none());
+    }
+
+    #[test]
+    fn protocol_error_is_reported_and_close_queued() {
+        let (_, mut server) = pair();
+        server.read_buf().extend_from_slice(b"\x81\x00"); // unmasked frame at a server
+        assert!(matches!(
+            server.next_message(),
+            Some(Err(Error::Protocol(_)))
+        ));
+        assert_eq!(server.output(), b"\x88\x02\x03\xea");
+        assert!(server.is_closed());
+    }
+
+    #[test]
+    fn write_limit_and_buffer_release() {
+        let mut client = StreamCore::new(
+            Connection::with_random(Role::Client, Config::default(), SeededRandom::new(3)),
+            StreamConfig::default().write_buffer_limit(100),
+        );
+        client
+            .send(Message::binary(Vec::from(&[0u8; 50][..])))
+            .unwrap();
+        assert!(!client.write_buffer_full());
+        client
+            .send(Message::binary(Vec::from(&[0u8; 50][..])))
+            .unwrap();
+        assert!(client.write_buffer_full());
+        client.consume(client.output().len());
+        assert!(!client.write_buffer_full());
+
+        let buf = client.prepare_read();
+        assert!(buf.capacity() >= 8 * 1024);
+        client.release_idle_buffers();
+        assert_eq!(client.read_buf().capacity(), 0);
+    }
+}
