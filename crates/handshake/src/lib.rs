@@ -97,6 +97,7 @@ mod headers;
 mod http_interop;
 mod key;
 mod server;
+mod url;
 
 pub use client::{
     Accepted, ClientHandshake, ClientRequest, Outcome, Rejected, Response, ResponseParser,
@@ -110,6 +111,7 @@ pub use headers::Headers;
 pub use key::generate_key;
 pub use key::{Key, WEBSOCKET_GUID, accept_key};
 pub use server::{Accept, Reject, Request, RequestParser};
+pub use url::{Scheme, Url, UrlError};
 
 /// Progress of an incremental parser, like `httparse::Status`: needing more
 /// input is a status, not an error.
