@@ -11,8 +11,18 @@ use ferrosocket_codec::{FrameHeader, OpCode, encode_frame};
 /// `count` masked binary frames of `payload_len` bytes each, back to back, as a
 /// client would send them (each with its own key).
 pub fn masked_frames(count: usize, payload_len: usize) -> Vec<u8> {
+    masked_frames_of(OpCode::Binary, count, payload_len)
+}
+
+/// `count` masked single-frame messages with `opcode`, each of `payload_len` bytes
+/// (ASCII letters for text, a byte pattern for binary), each with its own key.
+pub fn masked_frames_of(opcode: OpCode, count: usize, payload_len: usize) -> Vec<u8> {
     let mut out = BytesMut::with_capacity(count * (payload_len + 14));
-    let payload: Vec<u8> = (0..payload_len).map(|i| (i * 7 + 3) as u8).collect();
+    let payload: Vec<u8> = if opcode == OpCode::Text {
+        (0..payload_len).map(|i| b'a' + (i % 26) as u8).collect()
+    } else {
+        (0..payload_len).map(|i| (i * 7 + 3) as u8).collect()
+    };
     let mut seed = 0x2545_f491_u32;
     for _ in 0..count {
         seed ^= seed << 13;

@@ -11,7 +11,13 @@
 //! - `bench-report [GROUP-PREFIX]`: medians from `target/criterion` with ratios
 //!   against the baselines in each group (copy, std, simdutf8, tungstenite,
 //!   fastwebsockets); ratio = baseline time / this time, so > 1 means faster.
+//! - `autobahn [--server-only|--client-only] [--cases PATTERN,...] [--update-expected]
+//!   [--testee NAME]`: installs wstest into `target/autobahn-env`, runs the
+//!   Autobahn|Testsuite against our server and client testees and diffs the
+//!   results against `autobahn/expected-results.json` (see `autobahn/README.md`).
 #![forbid(unsafe_code)]
+
+mod autobahn;
 
 use std::collections::BTreeMap;
 use std::env;
@@ -36,8 +42,9 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("fuzz") => fuzz(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("autobahn") => autobahn::run(&args[1..]),
         Some("bench-report") => bench_report(args.get(1).map(String::as_str).unwrap_or("")),
-        _ => Err("usage: cargo xtask <ci | fuzz [SECONDS] [TARGET...] | bench [BENCH...] | bench-report [GROUP]>".into()),
+        _ => Err("usage: cargo xtask <ci | fuzz [SECONDS] [TARGET...] | bench [BENCH...] | bench-report [GROUP] | autobahn [--help]>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
