@@ -93,6 +93,7 @@ fn ci() -> Result {
             "clippy",
             "--workspace",
             "--all-targets",
+            "--all-features",
             "--locked",
             "--",
             "-D",
@@ -100,7 +101,11 @@ fn ci() -> Result {
         ],
         &[],
     )?;
-    run("cargo", &["test", "--workspace", "--locked"], &[])?;
+    run(
+        "cargo",
+        &["test", "--workspace", "--all-features", "--locked"],
+        &[],
+    )?;
     // Users can pick only the codec, without std.
     run(
         "cargo",

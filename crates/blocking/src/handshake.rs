@@ -1,0 +1,334 @@
+//! The opening handshake over a blocking socket: `accept*`, `client*`, `connect*`.
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use ferrosocket_proto::handshake::{Accept, Key, Reject, Request, Scheme, Url};
+use ferrosocket_proto::stream::{Error, StreamConfig, StreamCore};
+use ferrosocket_proto::{Event, WsConnection};
+
+use crate::stream::{Dir, SavedTimeouts, read_spare, with_deadline, write_deadline};
+use crate::{ClientOptions, Decision, Response, Transport, WebSocketStream, assembled};
+
+/// Most bytes of a rejection's body kept for [`Error::Rejected`].
+const MAX_REJECT_BODY: usize = 64 * 1024;
+
+fn deadline(config: &StreamConfig) -> Option<Instant> {
+    config.handshake_timeout.map(|t| Instant::now() + t)
+}
+
+/// Reads once (bounded by `deadline`) into the handshake's input.
+fn read_handshake<S: Transport>(
+    socket: &mut S,
+    ws: &mut WsConnection,
+    chunk: usize,
+    deadline: Option<Instant>,
+) -> Result<(), Error> {
+    let buf = ws.read_buf();
+    let n = with_deadline(socket, deadline, Dir::Read, |s| read_spare(s, buf, chunk))?;
+    if n == 0 {
+        ws.receive_eof();
+    }
+    Ok(())
+}
+
+/// Server side: performs the opening handshake on `stream`, accepting any valid
+/// request, with the default [`StreamConfig`].
+///
+/// # Errors
+///
+/// See [`accept_with_config`].
+pub fn accept<S: Transport>(stream: S) -> Result<WebSocketStream<S>, Error> {
+    accept_with_config(stream, StreamConfig::default(), |_| Accept::new())
+}
+
+/// Server side: reads the request, lets `callback` decide (subprotocol, extra
+/// headers, or a refusal with any status and body), answers.
+///
+/// # Errors
+///
+/// See [`accept_with_config`].
+pub fn accept_with<S, F, D>(stream: S, callback: F) -> Result<WebSocketStream<S>, Error>
+where
+    S: Transport,
+    F: FnOnce(&Request) -> D,
+    D: Into<Decision>,
+{
+    accept_with_config(stream, StreamConfig::default(), callback)
+}
+
+/// [`accept_with`] with a configuration.
+///
+/// The whole handshake (reading the request, writing the answer) must finish within
+/// [`StreamConfig::handshake_timeout`]: this is a deadline, so a client trickling its
+/// request byte by byte is dropped too (see [`Transport`] for streams without
+/// timeouts). The socket's own timeouts are restored afterwards.
+///
+/// # Errors
+///
+/// * [`Error::Handshake`]: the request was not a valid WebSocket upgrade; the HTTP
+///   error answer (400, 405, 426, 431) was written.
+/// * [`Error::Rejected`]: `callback` refused; its answer was written.
+/// * [`Error::Timeout`], [`Error::Io`]: the client was too slow, or went away.
+pub fn accept_with_config<S, F, D>(
+    mut stream: S,
+    config: StreamConfig,
+    callback: F,
+) -> Result<WebSocketStream<S>, Error>
+where
+    S: Transport,
+    F: FnOnce(&Request) -> D,
+    D: Into<Decision>,
+{
+    let config = assembled(config);
+    let deadline = deadline(&config);
+    let saved = SavedTimeouts::save(&stream);
+    let result = server_handshake(&mut stream, &config, deadline, callback);
+    saved.restore(&mut stream);
+    match result {
+        Ok((ws, request)) => {
+            let conn = ws.into_connection().expect("the connection was accepted");
+            let core = StreamCore::new(conn, config);
+            Ok(WebSocketStream::from_core(
+                stream,
+                core,
+                Some(request),
+                None,
+            ))
+        }
+        Err(e) => {
+            let _ = stream.shutdown_write();
+            Err(e)
+        }
+    }
+}
+
+fn server_handshake<S: Transport, F: FnOnce(&Request) -> D, D: Into<Decision>>(
+    stream: &mut S,
+    config: &StreamConfig,
+    deadline: Option<Instant>,
+    callback: F,
+) -> Result<(WsConnection, Box<Request>), Error> {
+    let mut ws = WsConnection::server(config.protocol);
+    let request = loop {
+        match ws.next_event() {
+            Some(Ok(Event::Request(request))) => break request,
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                // A bad request: its HTTP error answer was queued.
+                let _ = write_deadline(stream, &mut ws, deadline);
+                return Err(e.into());
+            }
+            None => read_handshake(stream, &mut ws, config.read_chunk, deadline)?,
+        }
+    };
+    match callback(&request).into() {
+        Decision::Accept(accept) => {
+            if let Err(e) = ws.accept(&accept) {
+                // The application's answer is invalid (e.g. a subprotocol the client
+                // did not offer): the client gets a 500.
+                let _ = ws.reject(&Reject::new(500));
+                let _ = write_deadline(stream, &mut ws, deadline);
+                return Err(e.into());
+            }
+            write_deadline(stream, &mut ws, deadline)?;
+            Ok((ws, request))
+        }
+        Decision::Reject(reject) => {
+            ws.reject(&reject)?;
+            write_deadline(stream, &mut ws, deadline)?;
+            Err(Error::Rejected {
+                status: reject.status(),
+                body: Bytes::copy_from_slice(reject.body_bytes()),
+            })
+        }
+    }
+}
+
+/// Client side: performs the opening handshake for `url` (`ws://host[:port]/path`)
+/// over an already connected `stream` (TCP, TLS for `wss://`, a Unix socket...).
+///
+/// # Errors
+///
+/// See [`client_with`].
+pub fn client<S: Transport>(url: &str, stream: S) -> Result<(WebSocketStream<S>, Response), Error> {
+    client_with(url, stream, ClientOptions::default())
+}
+
+/// [`client`] with options: configuration, subprotocols, origin, extra headers.
+///
+/// The handshake is bounded by [`StreamConfig::handshake_timeout`] (a deadline; see
+/// [`Transport`]); the socket's own timeouts are restored afterwards.
+///
+/// # Errors
+///
+/// * [`Error::InvalidUrl`]: `url` does not parse.
+/// * [`Error::Rejected`]: the server answered with another status than 101 (its
+///   status and up to 64 KiB of body).
+/// * [`Error::Handshake`]: the answer is not a valid WebSocket acceptance.
+/// * [`Error::Timeout`], [`Error::Io`].
+pub fn client_with<S: Transport>(
+    url: &str,
+    stream: S,
+    options: ClientOptions,
+) -> Result<(WebSocketStream<S>, Response), Error> {
+    let parsed = parse_url(url)?;
+    let deadline = deadline(&options.config);
+    client_inner(&parsed, stream, options, deadline)
+}
+
+pub(crate) fn parse_url(url: &str) -> Result<Url, Error> {
+    Url::parse(url).map_err(|e| Error::InvalidUrl(format!("{url}: {e}")))
+}
+
+fn client_inner<S: Transport>(
+    url: &Url,
+    mut stream: S,
+    options: ClientOptions,
+    deadline: Option<Instant>,
+) -> Result<(WebSocketStream<S>, Response), Error> {
+    let options = ClientOptions {
+        config: assembled(options.config),
+        ..options
+    };
+    let saved = SavedTimeouts::save(&stream);
+    let result = client_handshake(url, &mut stream, &options, deadline);
+    saved.restore(&mut stream);
+    match result {
+        Ok((ws, response)) => {
+            let conn = ws.into_connection().expect("the server accepted");
+            let core = StreamCore::new(conn, options.config);
+            let stream = WebSocketStream::from_core(stream, core, None, Some(response.clone()));
+            Ok((stream, response))
+        }
+        Err(e) => {
+            let _ = stream.shutdown_write();
+            Err(e)
+        }
+    }
+}
+
+fn client_handshake<S: Transport>(
+    url: &Url,
+    stream: &mut S,
+    options: &ClientOptions,
+    deadline: Option<Instant>,
+) -> Result<(WsConnection, Response), Error> {
+    let request = options.request(url, Key::generate()?);
+    let mut ws = WsConnection::client(&request, options.config.protocol)?;
+    let chunk = options.config.read_chunk;
+    write_deadline(stream, &mut ws, deadline)?;
+    let rejected = loop {
+        match ws.next_event() {
+            Some(Ok(Event::Accept(accepted))) => {
+                let response = Response {
+                    status: 101,
+                    subprotocol: accepted.subprotocol,
+                    headers: accepted.headers,
+                };
+                return Ok((ws, response));
+            }
+            Some(Ok(Event::Reject(rejected))) => break rejected,
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e.into()),
+            None => read_handshake(stream, &mut ws, chunk, deadline)?,
+        }
+    };
+    // Collect (some of) the body; a timeout or error just ends it.
+    let mut body = BytesMut::new();
+    while body.len() < MAX_REJECT_BODY {
+        match ws.next_event() {
+            Some(Ok(Event::RejectData {
+                data,
+                body_finished,
+            })) => {
+                let take = data.len().min(MAX_REJECT_BODY - body.len());
+                body.extend_from_slice(&data[..take]);
+                if body_finished {
+                    break;
+                }
+            }
+            Some(_) => break,
+            None => {
+                if read_handshake(stream, &mut ws, chunk, deadline).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    Err(Error::Rejected {
+        status: rejected.status,
+        body: body.freeze(),
+    })
+}
+
+/// Connects to a `ws://` URL over TCP (with `TCP_NODELAY`) and performs the
+/// handshake, with the default options.
+///
+/// # Errors
+///
+/// See [`connect_with`].
+pub fn connect(url: &str) -> Result<(WebSocketStream<TcpStream>, Response), Error> {
+    connect_with(url, ClientOptions::default())
+}
+
+/// [`connect`] with options. Connecting and the handshake together are bounded by
+/// [`StreamConfig::handshake_timeout`] (name resolution is not: it is the system
+/// resolver's blocking call).
+///
+/// # Errors
+///
+/// [`Error::InvalidUrl`] for a URL that is not `ws://` (for `wss://`, open a TLS
+/// stream and use [`client_with`]); otherwise as [`client_with`].
+pub fn connect_with(
+    url: &str,
+    options: ClientOptions,
+) -> Result<(WebSocketStream<TcpStream>, Response), Error> {
+    let parsed = parse_url(url)?;
+    match parsed.scheme() {
+        Scheme::Ws => {}
+        Scheme::Wss => {
+            return Err(Error::InvalidUrl(format!(
+                "{url}: wss:// needs TLS: connect a TLS stream and use client_with"
+            )));
+        }
+        _ => {
+            return Err(Error::InvalidUrl(format!(
+                "{url}: only ws:// URLs connect over TCP"
+            )));
+        }
+    }
+    let deadline = deadline(&options.config);
+    let mut last = None;
+    let mut connected = None;
+    for addr in parsed.authority().to_socket_addrs()? {
+        let attempt = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(Error::Timeout);
+                }
+                TcpStream::connect_timeout(&addr, left)
+            }
+            None => TcpStream::connect(addr),
+        };
+        match attempt {
+            Ok(s) => {
+                connected = Some(s);
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let stream = match (connected, last) {
+        (Some(s), _) => s,
+        (None, Some(e)) if e.kind() == std::io::ErrorKind::TimedOut => return Err(Error::Timeout),
+        (None, Some(e)) => return Err(e.into()),
+        (None, None) => {
+            return Err(Error::InvalidUrl(format!("{url}: the host has no address")));
+        }
+    };
+    stream.set_nodelay(true)?;
+    client_inner(&parsed, stream, options, deadline)
+}

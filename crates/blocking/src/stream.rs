@@ -1,0 +1,492 @@
+//! [`WebSocketStream`]: messages over a blocking socket.
+
+use std::io::{self, ErrorKind};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use ferrosocket_proto::handshake::Request;
+use ferrosocket_proto::stream::{Error, Message, StreamConfig, StreamCore};
+use ferrosocket_proto::{CloseFrame, Connection, OpCode, Role, State};
+
+use crate::{Response, Transport};
+
+/// A WebSocket connection over a blocking socket `S`, after the opening handshake.
+///
+/// [`recv`](Self::recv) blocks until a whole message arrives (pings are answered and
+/// the peer's close is echoed by themselves); [`send`](Self::send) writes a message at
+/// once, [`feed`](Self::feed) + [`flush`](Self::flush) batch several into fewer
+/// writes. The stream is also an [`Iterator`] over received messages.
+///
+/// Reads happen only inside `recv` (and `close`), so a peer cannot make this side
+/// buffer more than one message (bounded by [`Config`](ferrosocket_proto::Config)'s
+/// limits). Socket timeouts set with [`set_read_timeout`](Self::set_read_timeout)
+/// surface as `Err(Error::Io)` of kind `WouldBlock` / `TimedOut`; the stream stays
+/// usable after them (partial input is kept).
+#[derive(Debug)]
+pub struct WebSocketStream<S> {
+    socket: S,
+    core: StreamCore,
+    request: Option<Box<Request>>,
+    response: Option<Box<Response>>,
+    /// A fatal I/O error happened: no more messages.
+    failed: bool,
+}
+
+/// Whether an I/O error is a timeout (or non-blocking would-block): not fatal.
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+}
+
+/// Reads into the spare capacity of `buf`, at most `chunk` bytes.
+///
+/// `Read::read` needs an initialized slice, so the region handed to it is zeroed
+/// first: at most `chunk` ([`StreamConfig::read_chunk`], 8 KiB by default) bytes per
+/// read, never the whole (possibly large) buffer. A larger `read_chunk` means fewer
+/// system calls for big messages but more bytes zeroed per read.
+pub(crate) fn read_spare<R: io::Read>(
+    socket: &mut R,
+    buf: &mut BytesMut,
+    chunk: usize,
+) -> io::Result<usize> {
+    let len = buf.len();
+    if buf.capacity() - len < chunk {
+        buf.reserve(chunk);
+    }
+    let room = (buf.capacity() - len).min(chunk);
+    buf.resize(len + room, 0);
+    let result = socket.read(&mut buf[len..]);
+    let n = match &result {
+        Ok(n) => (*n).min(room),
+        Err(_) => 0,
+    };
+    buf.truncate(len + n);
+    result
+}
+
+/// Which socket timeout a deadline drives.
+#[derive(Clone, Copy)]
+pub(crate) enum Dir {
+    Read,
+    Write,
+}
+
+/// Runs `op` until it succeeds, retrying timeouts and interruptions until
+/// `deadline`; before each try the time left becomes the socket's timeout.
+pub(crate) fn with_deadline<S: Transport, T>(
+    socket: &mut S,
+    deadline: Option<Instant>,
+    dir: Dir,
+    mut op: impl FnMut(&mut S) -> io::Result<T>,
+) -> Result<T, Error> {
+    loop {
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::Timeout);
+            }
+            match dir {
+                Dir::Read => socket.set_read_timeout(Some(left))?,
+                Dir::Write => socket.set_write_timeout(Some(left))?,
+            }
+        }
+        match op(socket) {
+            Ok(v) => return Ok(v),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if deadline.is_some() && is_timeout(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Queued output: a [`StreamCore`]'s or, during the handshake, a
+/// [`WsConnection`](ferrosocket_proto::WsConnection)'s.
+pub(crate) trait Pending {
+    fn pending(&self) -> &[u8];
+    fn consume_pending(&mut self, n: usize);
+}
+
+impl Pending for StreamCore {
+    fn pending(&self) -> &[u8] {
+        self.output()
+    }
+    fn consume_pending(&mut self, n: usize) {
+        self.consume(n);
+    }
+}
+
+impl Pending for ferrosocket_proto::WsConnection {
+    fn pending(&self) -> &[u8] {
+        self.output()
+    }
+    fn consume_pending(&mut self, n: usize) {
+        self.consume(n);
+    }
+}
+
+/// Writes all the pending output (then flushes) before `deadline`.
+pub(crate) fn write_deadline<S: Transport>(
+    socket: &mut S,
+    out: &mut impl Pending,
+    deadline: Option<Instant>,
+) -> Result<(), Error> {
+    while !out.pending().is_empty() {
+        let n = with_deadline(socket, deadline, Dir::Write, |s| s.write(out.pending()))?;
+        if n == 0 {
+            return Err(io::Error::from(ErrorKind::WriteZero).into());
+        }
+        out.consume_pending(n);
+    }
+    with_deadline(socket, deadline, Dir::Write, |s| s.flush())
+}
+
+/// The socket's timeouts, saved before a deadline changes them.
+pub(crate) struct SavedTimeouts {
+    read: Option<Duration>,
+    write: Option<Duration>,
+}
+
+impl SavedTimeouts {
+    pub(crate) fn save<S: Transport>(socket: &S) -> Self {
+        Self {
+            read: socket.read_timeout().ok().flatten(),
+            write: socket.write_timeout().ok().flatten(),
+        }
+    }
+
+    pub(crate) fn restore<S: Transport>(self, socket: &mut S) {
+        let _ = socket.set_read_timeout(self.read);
+        let _ = socket.set_write_timeout(self.write);
+    }
+}
+
+impl<S: Transport> WebSocketStream<S> {
+    /// Wraps a socket on which the opening handshake already happened (e.g. by an
+    /// HTTP server), as `role`.
+    pub fn from_raw_socket(socket: S, role: Role, config: StreamConfig) -> Self {
+        Self::from_partially_read(socket, role, config, &[])
+    }
+
+    /// [`from_raw_socket`](Self::from_raw_socket), with bytes already read from the
+    /// socket after the handshake (the start of the first frames).
+    pub fn from_partially_read(socket: S, role: Role, config: StreamConfig, read: &[u8]) -> Self {
+        let config = crate::assembled(config);
+        let mut conn = Connection::new(role, config.protocol);
+        conn.receive_data(read);
+        Self::from_core(socket, StreamCore::new(conn, config), None, None)
+    }
+
+    pub(crate) fn from_core(
+        socket: S,
+        core: StreamCore,
+        request: Option<Box<Request>>,
+        response: Option<Response>,
+    ) -> Self {
+        Self {
+            socket,
+            core,
+            request,
+            response: response.map(Box::new),
+            failed: false,
+        }
+    }
+
+    /// The next message, blocking until one arrives; `None` once the stream ended
+    /// (after the peer's [`Message::Close`] or an error was returned).
+    ///
+    /// The peer's close is returned as [`Message::Close`], its echo already written. A
+    /// peer vanishing without a close gives `Err(Error::Io)` of kind `UnexpectedEof`;
+    /// a protocol violation gives `Err(Error::Protocol)`, the close frame with its code
+    /// (1002, 1007, 1009) written to the peer.
+    pub fn recv(&mut self) -> Option<Result<Message, Error>> {
+        loop {
+            if let Some(item) = self.core.next_message() {
+                if self.core.is_finished() {
+                    // The echo of the close, or our close for a protocol error.
+                    let _ = self.write_output();
+                    if self.core.is_closed() {
+                        let _ = self.socket.shutdown_write();
+                    }
+                }
+                return Some(item);
+            }
+            if self.core.is_finished() || self.failed {
+                return None;
+            }
+            // Pongs and other queued frames go out before we block on a read.
+            if let Err(e) = self.write_output() {
+                return Some(Err(e));
+            }
+            let chunk = self.core.config().read_chunk;
+            let buf = self.core.prepare_read();
+            match read_spare(&mut self.socket, buf, chunk) {
+                Ok(0) => self.core.receive_eof(),
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    if is_timeout(&e) {
+                        // Idle: give the read buffer's memory back.
+                        self.core.release_idle_buffers();
+                    } else {
+                        self.failed = true;
+                    }
+                    return Some(Err(e.into()));
+                }
+            }
+        }
+    }
+
+    /// Sends a message (or a ping, pong, close) and writes it out at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Local`] after a close was sent; [`Error::Io`] if the socket fails.
+    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.feed(message)?;
+        self.flush()
+    }
+
+    /// Queues a message without writing it yet (unless the queued output reached
+    /// [`StreamConfig::write_buffer_limit`]: then it is written first). Call
+    /// [`flush`](Self::flush) to write the batch.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn feed(&mut self, message: Message) -> Result<(), Error> {
+        if self.core.write_buffer_full() {
+            self.write_output()?;
+        }
+        self.core.send(message)
+    }
+
+    /// Sends one frame of a fragmented message: `opcode` [`OpCode::Text`] or
+    /// [`OpCode::Binary`] for the first, [`OpCode::Continuation`] for the rest, `fin`
+    /// on the last, and writes it. Control messages may be sent in between; other
+    /// data messages may not.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Local`] for a frame out of sequence or after a close; [`Error::Io`].
+    pub fn send_fragment(&mut self, opcode: OpCode, data: &[u8], fin: bool) -> Result<(), Error> {
+        if self.core.write_buffer_full() {
+            self.write_output()?;
+        }
+        self.core.send_fragment(opcode, data, fin)?;
+        self.write_output()
+    }
+
+    /// Writes everything queued and flushes the socket.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the socket fails (a write timeout leaves the rest queued).
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.write_output()
+    }
+
+    /// Sends one message in several frames: `opcode` ([`OpCode::Text`] or
+    /// [`OpCode::Binary`]) on the first, continuations after, the last one final.
+    /// No fragments sends one empty message. The frames are written once all are
+    /// queued (or whenever the write-buffer limit is reached).
+    ///
+    /// Text fragments need not each be valid UTF-8 (a code point may straddle two);
+    /// the whole message must be.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Local`] for an opcode that does not start a data message or after a
+    /// close; [`Error::Io`] if the socket fails.
+    pub fn send_fragments<I>(&mut self, opcode: OpCode, fragments: I) -> Result<(), Error>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let mut fragments = fragments.into_iter().peekable();
+        let mut op = opcode;
+        loop {
+            let Some(fragment) = fragments.next() else {
+                if op == opcode {
+                    self.core.send_fragment(opcode, &[], true)?;
+                }
+                break;
+            };
+            let fin = fragments.peek().is_none();
+            if self.core.write_buffer_full() {
+                self.write_output()?;
+            }
+            self.core.send_fragment(op, fragment.as_ref(), fin)?;
+            op = OpCode::Continuation;
+        }
+        self.write_output()
+    }
+
+    /// Closes the connection: sends a close frame (`None`: 1000 without a reason),
+    /// then reads until the peer's close arrives, at most
+    /// [`StreamConfig::close_timeout`], discarding messages still in flight (to read
+    /// them, [`send`](Self::send) a [`Message::Close`] and [`recv`](Self::recv) until
+    /// `None` instead). Then the write side of the socket is shut.
+    ///
+    /// Calling it after the peer's close was received just finishes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if the peer did not answer in time; [`Error::Io`] or
+    /// [`Error::Protocol`] if the connection failed meanwhile.
+    pub fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
+        if matches!(self.core.state(), State::Open | State::RemoteClosing) {
+            self.core.send(Message::Close(frame))?;
+        }
+        let deadline = self.core.config().close_timeout.map(|t| Instant::now() + t);
+        let saved = SavedTimeouts::save(&self.socket);
+        let result = self.finish_close(deadline);
+        saved.restore(&mut self.socket);
+        let _ = self.socket.shutdown_write();
+        self.failed = true;
+        result
+    }
+
+    fn finish_close(&mut self, deadline: Option<Instant>) -> Result<(), Error> {
+        self.write_deadline(deadline)?;
+        while !self.core.is_finished() && !self.failed {
+            match self.core.next_message() {
+                Some(Ok(_)) => {}
+                Some(Err(Error::Io(e))) if e.kind() == ErrorKind::UnexpectedEof => break,
+                Some(Err(e)) => {
+                    let _ = self.write_output();
+                    return Err(e);
+                }
+                None => {
+                    let chunk = self.core.config().read_chunk;
+                    let buf = self.core.prepare_read();
+                    let n = with_deadline(&mut self.socket, deadline, Dir::Read, |s| {
+                        read_spare(s, buf, chunk)
+                    })?;
+                    if n == 0 {
+                        self.core.receive_eof();
+                    }
+                }
+            }
+        }
+        self.write_deadline(deadline)?;
+        if self.core.connection_mut().role() == Role::Client {
+            // RFC 6455 section 7.1.1: the server closes the TCP connection first; wait a
+            // little for it (what arrives now is not read as frames).
+            let mut scrap = BytesMut::new();
+            loop {
+                scrap.clear();
+                match with_deadline(&mut self.socket, deadline, Dir::Read, |s| {
+                    read_spare(s, &mut scrap, 512)
+                }) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_deadline(&mut self, deadline: Option<Instant>) -> Result<(), Error> {
+        write_deadline(&mut self.socket, &mut self.core, deadline)
+    }
+
+    /// Writes the queued output (blocking), then flushes.
+    fn write_output(&mut self) -> Result<(), Error> {
+        while !self.core.output().is_empty() {
+            match self.socket.write(self.core.output()) {
+                Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero).into()),
+                Ok(n) => self.core.consume(n),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        loop {
+            match self.socket.flush() {
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                other => return Ok(other?),
+            }
+        }
+    }
+
+    /// Sets the socket's read timeout: `recv` then fails with `WouldBlock` /
+    /// `TimedOut` after that long without data (and may be called again).
+    ///
+    /// # Errors
+    ///
+    /// As the socket's setter.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.socket.set_read_timeout(timeout)
+    }
+
+    /// Sets the socket's write timeout: `send` and `flush` then fail with
+    /// `WouldBlock` / `TimedOut` when the peer does not read for that long (what was
+    /// not written stays queued).
+    ///
+    /// # Errors
+    ///
+    /// As the socket's setter.
+    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.socket.set_write_timeout(timeout)
+    }
+}
+
+impl<S> WebSocketStream<S> {
+    /// The client's opening request (server side; `None` for a client or a raw
+    /// socket): path, query, headers, offered subprotocols.
+    pub fn request(&self) -> Option<&Request> {
+        self.request.as_deref()
+    }
+
+    /// The server's answer (client side; `None` for a server or a raw socket).
+    pub fn response(&self) -> Option<&Response> {
+        self.response.as_deref()
+    }
+
+    /// Bytes the read buffer holds allocated.
+    pub fn read_buffer_capacity(&mut self) -> usize {
+        self.core.read_buf().capacity()
+    }
+
+    /// Bytes queued for writing.
+    pub fn write_buffer_len(&self) -> usize {
+        self.core.output().len()
+    }
+
+    /// The protocol core, for anything this type does not wrap. Only queue through
+    /// it; reading from the socket directly would corrupt the stream.
+    pub fn core_mut(&mut self) -> &mut StreamCore {
+        &mut self.core
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &StreamConfig {
+        self.core.config()
+    }
+
+    /// The protocol state.
+    pub fn state(&self) -> State {
+        self.core.state()
+    }
+
+    /// The socket.
+    pub fn get_ref(&self) -> &S {
+        &self.socket
+    }
+
+    /// The socket (reading or writing it directly corrupts the stream).
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.socket
+    }
+
+    /// The socket, dropping the connection state (and any unwritten output).
+    pub fn into_inner(self) -> S {
+        self.socket
+    }
+}
+
+impl<S: Transport> Iterator for WebSocketStream<S> {
+    type Item = Result<Message, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.recv()
+    }
+}
