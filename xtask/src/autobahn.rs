@@ -38,8 +38,13 @@ our server (wstest -m fuzzingclient) and our client (wstest -m fuzzingserver),
 and diffs the results against autobahn/expected-results.json.
 
 options:
-  --server-only          only the server role (our server is the testee)
-  --client-only          only the client role (our client is the testee)
+  --role server|client|all
+                         which roles to run (default all): server = our server is the
+                         testee, client = our client is the testee
+  --runtime tokio|async-std|smol|blocking
+                         the facade's testee examples for that runtime (default tokio)
+  --server-only          same as --role server
+  --client-only          same as --role client
   --cases PATTERN,...    wstest case patterns instead of the spec's, e.g. 1.*,2.*,9.1.1
                          (`*` matches any text; 1.* does not select 10.*)
   --update-expected      rewrite autobahn/expected-results.json from this run's results
@@ -64,6 +69,26 @@ const DEFAULT_SERVER_CMD: &str =
     "cargo run --release -p ferrosocket --example echo_server -- 127.0.0.1:9001";
 const DEFAULT_CLIENT_CMD: &str =
     "cargo run --release -p ferrosocket --example autobahn_client -- ws://127.0.0.1:9002";
+/// The runtimes with testees in the facade's examples: (name, cargo feature, example suffix).
+const RUNTIMES: &[(&str, &str, &str)] = &[
+    ("tokio", "tokio", ""),
+    ("async-std", "async-std", "_async_std"),
+    ("smol", "smol", "_smol"),
+    ("blocking", "blocking", "_blocking"),
+];
+
+/// The server and client testee commands for a runtime of [`RUNTIMES`].
+fn runtime_cmds(runtime: &str) -> Result<(String, String)> {
+    let (_, feature, suffix) = RUNTIMES
+        .iter()
+        .find(|(name, ..)| *name == runtime)
+        .ok_or_else(|| format!("--runtime {runtime:?}: one of tokio, async-std, smol, blocking"))?;
+    let run = format!("cargo run --release -p ferrosocket --features {feature} --example");
+    Ok((
+        format!("{run} echo_server{suffix} -- 127.0.0.1:9001"),
+        format!("{run} autobahn_client{suffix} -- ws://127.0.0.1:9002"),
+    ))
+}
 /// Cases wstest 25.10.1 runs with `"cases": ["*"]`.
 const FULL_RUN_CASES: usize = 517;
 /// How long a started testee or wstest may take to listen.
@@ -123,6 +148,8 @@ fn parse_args(args: &[String], root: &Path) -> Result<Option<Options>> {
         install_only: false,
         force_install: false,
     };
+    let (mut server_cmd_set, mut client_cmd_set) = (false, false);
+    let mut runtime: Option<String> = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -177,8 +204,23 @@ fn parse_args(args: &[String], root: &Path) -> Result<Option<Options>> {
                     ));
                 }
             }
-            "--server-cmd" => o.server_cmd = value()?,
-            "--client-cmd" => o.client_cmd = value()?,
+            "--role" => {
+                o.roles = match value()?.as_str() {
+                    "server" => vec![Role::Server],
+                    "client" => vec![Role::Client],
+                    "all" => vec![Role::Server, Role::Client],
+                    other => return Err(format!("--role {other:?}: one of server, client, all")),
+                };
+            }
+            "--runtime" => runtime = Some(value()?),
+            "--server-cmd" => {
+                o.server_cmd = value()?;
+                server_cmd_set = true;
+            }
+            "--client-cmd" => {
+                o.client_cmd = value()?;
+                client_cmd_set = true;
+            }
             "--timeout" => {
                 let v = value()?;
                 let secs: u64 = v
@@ -194,6 +236,8 @@ fn parse_args(args: &[String], root: &Path) -> Result<Option<Options>> {
             && !matches!(
                 flag,
                 "--cases"
+                    | "--role"
+                    | "--runtime"
                     | "--expected"
                     | "--testee"
                     | "--server-cmd"
@@ -202,6 +246,15 @@ fn parse_args(args: &[String], root: &Path) -> Result<Option<Options>> {
             )
         {
             return Err(format!("{flag} takes no value"));
+        }
+    }
+    if let Some(runtime) = runtime {
+        let (server, client) = runtime_cmds(&runtime)?;
+        if !server_cmd_set {
+            o.server_cmd = server;
+        }
+        if !client_cmd_set {
+            o.client_cmd = client;
         }
     }
     Ok(Some(o))

@@ -1,0 +1,46 @@
+//! Autobahn testee for the client role, on blocking `std::net` (see
+//! `autobahn_client.rs`).
+//!
+//! `cargo run --release -p ferrosocket --features blocking --example autobahn_client_blocking -- ws://127.0.0.1:9002`
+
+use ferrosocket::blocking::connect;
+use ferrosocket::{Error, Message};
+
+fn case_count(base: &str) -> Result<u32, Box<dyn std::error::Error>> {
+    let (mut ws, _) = connect(&format!("{base}/getCaseCount"))?;
+    let count = match ws.recv().transpose()? {
+        Some(Message::Text(text)) => text.as_str().parse()?,
+        other => return Err(format!("unexpected answer to getCaseCount: {other:?}").into()),
+    };
+    ws.close(None).ok();
+    Ok(count)
+}
+
+fn run_case(url: &str) -> Result<(), Error> {
+    let (mut ws, _) = connect(url)?;
+    while let Some(message) = ws.recv() {
+        let message = message?;
+        // Pings are answered and the close is echoed by the protocol core.
+        if message.is_data() {
+            ws.send(message)?;
+        }
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let base = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "ws://127.0.0.1:9002".into());
+    let agent = std::env::var("AUTOBAHN_AGENT").unwrap_or_else(|_| "ferrosocket".into());
+    let count = case_count(&base)?;
+    eprintln!("autobahn_client (blocking): {count} cases as agent {agent}");
+    for case in 1..=count {
+        if let Err(e) = run_case(&format!("{base}/runCase?case={case}&agent={agent}")) {
+            eprintln!("case {case}: {e}");
+        }
+    }
+    let (mut ws, _) = connect(&format!("{base}/updateReports?agent={agent}"))?;
+    ws.close(None).ok();
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! Echo server on smol: text comes back as text, binary as binary, on any path.
+//!
+//! `cargo run --release -p ferrosocket --features smol --example echo_server_smol -- 127.0.0.1:9001`
+
+use ferrosocket::Error;
+use ferrosocket::smol::accept;
+use smol::net::{TcpListener, TcpStream};
+
+async fn echo(tcp: TcpStream) -> Result<(), Error> {
+    tcp.set_nodelay(true)?;
+    let mut ws = accept(tcp).await?;
+    while let Some(message) = ws.recv().await {
+        let message = message?;
+        // Pings are answered and the close is echoed by the protocol core.
+        if message.is_data() {
+            ws.send(message).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn serve() -> std::io::Result<()> {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9001".into());
+    let listener = TcpListener::bind(&addr).await?;
+    eprintln!(
+        "echo_server (smol) listening on ws://{}",
+        listener.local_addr()?
+    );
+    loop {
+        let (tcp, peer) = listener.accept().await?;
+        smol::spawn(async move {
+            if let Err(e) = echo(tcp).await {
+                eprintln!("{peer}: {e}");
+            }
+        })
+        .detach();
+    }
+}
+
+fn main() -> std::io::Result<()> {
+    smol::block_on(serve())
+}
