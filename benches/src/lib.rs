@@ -30,7 +30,7 @@ pub fn masked_frames_of(opcode: OpCode, count: usize, payload_len: usize) -> Vec
         seed ^= seed << 5;
         let header = FrameHeader {
             mask: Some(seed.to_le_bytes()),
-            ..FrameHeader::new(OpCode::Binary, 0)
+            ..FrameHeader::new(opcode, 0)
         };
         encode_frame(header, &payload, &mut out);
     }
@@ -77,5 +77,8 @@ mod tests {
         let t = text(125, true);
         assert!(t.len() <= 125 && t.len() > 110 && !t.is_ascii());
         assert!(text(61, false).is_ascii());
+        let text_frames = masked_frames_of(OpCode::Text, 2, 5);
+        assert_eq!(text_frames[0], 0x81, "text frames carry the text opcode");
+        assert_eq!(masked_frames(1, 5)[0], 0x82);
     }
 }
