@@ -54,6 +54,21 @@ fn utf8(c: &mut Criterion) {
                 group.bench_with_input(BenchmarkId::new("feed_61B", size), data, |b, d| {
                     b.iter(|| feed_chunks(black_box(d), 61))
                 });
+                if !multibyte {
+                    // The floor for chunked validation: simdutf8 itself called once per
+                    // 1 KiB chunk (valid only because ASCII never splits a code point).
+                    group.bench_with_input(
+                        BenchmarkId::new("simdutf8_per_1KiB", size),
+                        data,
+                        |b, d| {
+                            b.iter(|| {
+                                black_box(d)
+                                    .chunks(1024)
+                                    .all(|c| simdutf8::basic::from_utf8(c).is_ok())
+                            })
+                        },
+                    );
+                }
             }
         }
         group.finish();
