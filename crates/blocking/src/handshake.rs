@@ -3,13 +3,14 @@
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
-use ferrosocket_proto::handshake::{Accept, Key, Reject, Request, Scheme, Url};
-use ferrosocket_proto::stream::{Error, StreamConfig, StreamCore};
-use ferrosocket_proto::{Event, WsConnection};
+use ferrosocket_proto::handshake::{Accept, Request, Url};
+use ferrosocket_proto::stream::{
+    ClientHandshake, ClientOptions, Decision, Error, HandshakeIo, Response, ServerHandshake,
+    StreamConfig, StreamCore, connect_url, parse_url,
+};
 
 use crate::stream::{Dir, SavedTimeouts, read_spare, with_deadline, write_deadline};
-use crate::{ClientOptions, Decision, Response, Transport, WebSocketStream, assembled};
+use crate::{Transport, WebSocketStream};
 
 /// Most bytes of a rejection's body kept for [`Error::Rejected`].
 const MAX_REJECT_BODY: usize = 64 * 1024;
@@ -21,14 +22,14 @@ fn deadline(config: &StreamConfig) -> Option<Instant> {
 /// Reads once (bounded by `deadline`) into the handshake's input.
 fn read_handshake<S: Transport>(
     socket: &mut S,
-    ws: &mut WsConnection,
+    hs: &mut impl HandshakeIo,
     chunk: usize,
     deadline: Option<Instant>,
 ) -> Result<(), Error> {
-    let buf = ws.read_buf();
+    let buf = hs.read_buf();
     let n = with_deadline(socket, deadline, Dir::Read, |s| read_spare(s, buf, chunk))?;
     if n == 0 {
-        ws.receive_eof();
+        hs.receive_eof();
     }
     Ok(())
 }
@@ -81,14 +82,14 @@ where
     F: FnOnce(&Request) -> D,
     D: Into<Decision>,
 {
-    let config = assembled(config);
+    let config = config.assembled();
     let deadline = deadline(&config);
     let saved = SavedTimeouts::save(&stream);
     let result = server_handshake(&mut stream, &config, deadline, callback);
     saved.restore(&mut stream);
     match result {
-        Ok((ws, request)) => {
-            let conn = ws.into_connection().expect("the connection was accepted");
+        Ok((hs, request)) => {
+            let conn = hs.into_connection()?;
             let core = StreamCore::new(conn, config);
             Ok(WebSocketStream::from_core(
                 stream,
@@ -109,41 +110,26 @@ fn server_handshake<S: Transport, F: FnOnce(&Request) -> D, D: Into<Decision>>(
     config: &StreamConfig,
     deadline: Option<Instant>,
     callback: F,
-) -> Result<(WsConnection, Box<Request>), Error> {
-    let mut ws = WsConnection::server(config.protocol);
-    let request = loop {
-        match ws.next_event() {
-            Some(Ok(Event::Request(request))) => break request,
-            Some(Ok(_)) => {}
-            Some(Err(e)) => {
-                // A bad request: its HTTP error answer was queued.
-                let _ = write_deadline(stream, &mut ws, deadline);
-                return Err(e.into());
+) -> Result<(ServerHandshake, Box<Request>), Error> {
+    let mut hs = ServerHandshake::new(config);
+    let refusal = 'refused: {
+        let request = loop {
+            match hs.next_request() {
+                Ok(Some(request)) => break request,
+                Ok(None) => read_handshake(stream, &mut hs, config.read_chunk, deadline)?,
+                Err(refusal) => break 'refused refusal,
             }
-            None => read_handshake(stream, &mut ws, config.read_chunk, deadline)?,
+        };
+        if let Err(refusal) = hs.decide(callback(&request).into()) {
+            break 'refused refusal;
         }
+        write_deadline(stream, &mut hs, deadline)?;
+        return Ok((hs, request));
     };
-    match callback(&request).into() {
-        Decision::Accept(accept) => {
-            if let Err(e) = ws.accept(&accept) {
-                // The application's answer is invalid (e.g. a subprotocol the client
-                // did not offer): the client gets a 500.
-                let _ = ws.reject(&Reject::new(500));
-                let _ = write_deadline(stream, &mut ws, deadline);
-                return Err(e.into());
-            }
-            write_deadline(stream, &mut ws, deadline)?;
-            Ok((ws, request))
-        }
-        Decision::Reject(reject) => {
-            ws.reject(&reject)?;
-            write_deadline(stream, &mut ws, deadline)?;
-            Err(Error::Rejected {
-                status: reject.status(),
-                body: Bytes::copy_from_slice(reject.body_bytes()),
-            })
-        }
-    }
+    // The answer to a bad request or a refusal; the error is what matters.
+    let mut answer = refusal.answer;
+    let _ = write_deadline(stream, &mut answer, deadline);
+    Err(refusal.error)
 }
 
 /// Client side: performs the opening handshake for `url` (`ws://host[:port]/path`)
@@ -178,26 +164,18 @@ pub fn client_with<S: Transport>(
     client_inner(&parsed, stream, options, deadline)
 }
 
-pub(crate) fn parse_url(url: &str) -> Result<Url, Error> {
-    Url::parse(url).map_err(|e| Error::InvalidUrl(format!("{url}: {e}")))
-}
-
 fn client_inner<S: Transport>(
     url: &Url,
     mut stream: S,
     options: ClientOptions,
     deadline: Option<Instant>,
 ) -> Result<(WebSocketStream<S>, Response), Error> {
-    let options = ClientOptions {
-        config: assembled(options.config),
-        ..options
-    };
+    let options = options.assembled();
     let saved = SavedTimeouts::save(&stream);
     let result = client_handshake(url, &mut stream, &options, deadline);
     saved.restore(&mut stream);
     match result {
-        Ok((ws, response)) => {
-            let conn = ws.into_connection().expect("the server accepted");
+        Ok((conn, response)) => {
             let core = StreamCore::new(conn, options.config);
             let stream = WebSocketStream::from_core(stream, core, None, Some(response.clone()));
             Ok((stream, response))
@@ -214,53 +192,19 @@ fn client_handshake<S: Transport>(
     stream: &mut S,
     options: &ClientOptions,
     deadline: Option<Instant>,
-) -> Result<(WsConnection, Response), Error> {
-    let request = options.request(url, Key::generate()?);
-    let mut ws = WsConnection::client(&request, options.config.protocol)?;
+) -> Result<(ferrosocket_proto::Connection, Response), Error> {
+    let mut hs = ClientHandshake::new(url, options, MAX_REJECT_BODY)?;
     let chunk = options.config.read_chunk;
-    write_deadline(stream, &mut ws, deadline)?;
-    let rejected = loop {
-        match ws.next_event() {
-            Some(Ok(Event::Accept(accepted))) => {
-                let response = Response {
-                    status: 101,
-                    subprotocol: accepted.subprotocol,
-                    headers: accepted.headers,
-                };
-                return Ok((ws, response));
-            }
-            Some(Ok(Event::Reject(rejected))) => break rejected,
-            Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(e.into()),
-            None => read_handshake(stream, &mut ws, chunk, deadline)?,
+    write_deadline(stream, &mut hs, deadline)?;
+    loop {
+        if let Some(outcome) = hs.next_response() {
+            return outcome;
         }
-    };
-    // Collect (some of) the body; a timeout or error just ends it.
-    let mut body = BytesMut::new();
-    while body.len() < MAX_REJECT_BODY {
-        match ws.next_event() {
-            Some(Ok(Event::RejectData {
-                data,
-                body_finished,
-            })) => {
-                let take = data.len().min(MAX_REJECT_BODY - body.len());
-                body.extend_from_slice(&data[..take]);
-                if body_finished {
-                    break;
-                }
-            }
-            Some(_) => break,
-            None => {
-                if read_handshake(stream, &mut ws, chunk, deadline).is_err() {
-                    break;
-                }
-            }
+        // A timeout or error while reading a refusal's body just ends it.
+        if let Err(e) = read_handshake(stream, &mut hs, chunk, deadline) {
+            return Err(hs.read_failed(e));
         }
     }
-    Err(Error::Rejected {
-        status: rejected.status,
-        body: body.freeze(),
-    })
 }
 
 /// Connects to a `ws://` URL over TCP (with `TCP_NODELAY`) and performs the
@@ -285,20 +229,7 @@ pub fn connect_with(
     url: &str,
     options: ClientOptions,
 ) -> Result<(WebSocketStream<TcpStream>, Response), Error> {
-    let parsed = parse_url(url)?;
-    match parsed.scheme() {
-        Scheme::Ws => {}
-        Scheme::Wss => {
-            return Err(Error::InvalidUrl(format!(
-                "{url}: wss:// needs TLS: connect a TLS stream and use client_with"
-            )));
-        }
-        _ => {
-            return Err(Error::InvalidUrl(format!(
-                "{url}: only ws:// URLs connect over TCP"
-            )));
-        }
-    }
+    let parsed = connect_url(url, "ferrosocket-blocking", "client_with")?;
     let deadline = deadline(&options.config);
     let mut last = None;
     let mut connected = None;

@@ -5,7 +5,10 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use ferrosocket_proto::handshake::Request;
-use ferrosocket_proto::stream::{Error, Message, StreamConfig, StreamCore};
+use ferrosocket_proto::stream::{
+    ClientHandshake, Error, HandshakeIo, Message, ServerHandshake, StreamConfig, StreamCore,
+    read_into_spare,
+};
 use ferrosocket_proto::{CloseFrame, Connection, OpCode, Role, State};
 
 use crate::{Response, Transport};
@@ -28,8 +31,6 @@ pub struct WebSocketStream<S> {
     core: StreamCore,
     request: Option<Box<Request>>,
     response: Option<Box<Response>>,
-    /// A fatal I/O error happened: no more messages.
-    failed: bool,
 }
 
 /// Whether an I/O error is a timeout (or non-blocking would-block): not fatal.
@@ -37,30 +38,14 @@ fn is_timeout(e: &io::Error) -> bool {
     matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
 
-/// Reads into the spare capacity of `buf`, at most `chunk` bytes.
-///
-/// `Read::read` needs an initialized slice, so the region handed to it is zeroed
-/// first: at most `chunk` ([`StreamConfig::read_chunk`], 8 KiB by default) bytes per
-/// read, never the whole (possibly large) buffer. A larger `read_chunk` means fewer
-/// system calls for big messages but more bytes zeroed per read.
+/// Reads into the spare capacity of `buf`, at most `chunk` bytes zeroed (see
+/// [`read_into_spare`]).
 pub(crate) fn read_spare<R: io::Read>(
     socket: &mut R,
     buf: &mut BytesMut,
     chunk: usize,
 ) -> io::Result<usize> {
-    let len = buf.len();
-    if buf.capacity() - len < chunk {
-        buf.reserve(chunk);
-    }
-    let room = (buf.capacity() - len).min(chunk);
-    buf.resize(len + room, 0);
-    let result = socket.read(&mut buf[len..]);
-    let n = match &result {
-        Ok(n) => (*n).min(room),
-        Err(_) => 0,
-    };
-    buf.truncate(len + n);
-    result
+    read_into_spare(buf, chunk, |spare| socket.read(spare))
 }
 
 /// Which socket timeout a deadline drives.
@@ -99,7 +84,7 @@ pub(crate) fn with_deadline<S: Transport, T>(
 }
 
 /// Queued output: a [`StreamCore`]'s or, during the handshake, a
-/// [`WsConnection`](ferrosocket_proto::WsConnection)'s.
+/// [`ServerHandshake`]'s or [`ClientHandshake`]'s.
 pub(crate) trait Pending {
     fn pending(&self) -> &[u8];
     fn consume_pending(&mut self, n: usize);
@@ -114,7 +99,25 @@ impl Pending for StreamCore {
     }
 }
 
-impl Pending for ferrosocket_proto::WsConnection {
+impl Pending for bytes::Bytes {
+    fn pending(&self) -> &[u8] {
+        self
+    }
+    fn consume_pending(&mut self, n: usize) {
+        bytes::Buf::advance(self, n);
+    }
+}
+
+impl Pending for ServerHandshake {
+    fn pending(&self) -> &[u8] {
+        self.output()
+    }
+    fn consume_pending(&mut self, n: usize) {
+        self.consume(n);
+    }
+}
+
+impl Pending for ClientHandshake {
     fn pending(&self) -> &[u8] {
         self.output()
     }
@@ -169,7 +172,7 @@ impl<S: Transport> WebSocketStream<S> {
     /// [`from_raw_socket`](Self::from_raw_socket), with bytes already read from the
     /// socket after the handshake (the start of the first frames).
     pub fn from_partially_read(socket: S, role: Role, config: StreamConfig, read: &[u8]) -> Self {
-        let config = crate::assembled(config);
+        let config = config.assembled();
         let mut conn = Connection::new(role, config.protocol);
         conn.receive_data(read);
         Self::from_core(socket, StreamCore::new(conn, config), None, None)
@@ -186,7 +189,6 @@ impl<S: Transport> WebSocketStream<S> {
             core,
             request,
             response: response.map(Box::new),
-            failed: false,
         }
     }
 
@@ -209,16 +211,15 @@ impl<S: Transport> WebSocketStream<S> {
                 }
                 return Some(item);
             }
-            if self.core.is_finished() || self.failed {
+            if self.core.is_finished() {
                 return None;
             }
             // Pongs and other queued frames go out before we block on a read.
             if let Err(e) = self.write_output() {
                 return Some(Err(e));
             }
-            let chunk = self.core.config().read_chunk;
-            let buf = self.core.prepare_read();
-            match read_spare(&mut self.socket, buf, chunk) {
+            let socket = &mut self.socket;
+            match self.core.read_with(|spare| socket.read(spare)) {
                 Ok(0) => self.core.receive_eof(),
                 Ok(_) => {}
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -227,7 +228,7 @@ impl<S: Transport> WebSocketStream<S> {
                         // Idle: give the read buffer's memory back.
                         self.core.release_idle_buffers();
                     } else {
-                        self.failed = true;
+                        self.core.fail();
                     }
                     return Some(Err(e.into()));
                 }
@@ -341,13 +342,13 @@ impl<S: Transport> WebSocketStream<S> {
         let result = self.finish_close(deadline);
         saved.restore(&mut self.socket);
         let _ = self.socket.shutdown_write();
-        self.failed = true;
+        self.core.fail();
         result
     }
 
     fn finish_close(&mut self, deadline: Option<Instant>) -> Result<(), Error> {
         self.write_deadline(deadline)?;
-        while !self.core.is_finished() && !self.failed {
+        while !self.core.is_finished() {
             match self.core.next_message() {
                 Some(Ok(_)) => {}
                 Some(Err(Error::Io(e))) if e.kind() == ErrorKind::UnexpectedEof => break,
@@ -356,10 +357,9 @@ impl<S: Transport> WebSocketStream<S> {
                     return Err(e);
                 }
                 None => {
-                    let chunk = self.core.config().read_chunk;
-                    let buf = self.core.prepare_read();
+                    let core = &mut self.core;
                     let n = with_deadline(&mut self.socket, deadline, Dir::Read, |s| {
-                        read_spare(s, buf, chunk)
+                        core.read_with(|spare| s.read(spare))
                     })?;
                     if n == 0 {
                         self.core.receive_eof();
@@ -443,7 +443,7 @@ impl<S> WebSocketStream<S> {
 
     /// Bytes the read buffer holds allocated.
     pub fn read_buffer_capacity(&mut self) -> usize {
-        self.core.read_buf().capacity()
+        self.core.read_buffer_capacity()
     }
 
     /// Bytes queued for writing.

@@ -101,28 +101,25 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
-mod conn;
 mod handshake;
+mod io;
 mod runtime;
-mod split;
 mod stream;
 mod timer;
 
-pub use handshake::{
-    ClientOptions, Decision, Response, accept, accept_with, accept_with_config, client_async,
-    client_async_with,
-};
+pub use handshake::{accept, accept_with, accept_with_config, client_async, client_async_with};
 #[cfg(feature = "async-std")]
 pub use runtime::async_std;
 #[cfg(feature = "smol")]
 pub use runtime::smol;
-pub use split::{ReadHalf, ReuniteError, WriteHalf};
-pub use stream::WebSocketStream;
+pub use stream::{ReadHalf, ReuniteError, WebSocketStream, WriteHalf};
 pub use timer::{BoxedSleep, Timer};
 
 pub use ferrosocket_proto as proto;
 pub use ferrosocket_proto::handshake::{Accept, Headers, Reject, Request};
-pub use ferrosocket_proto::stream::{Error, Message, StreamConfig};
+pub use ferrosocket_proto::stream::{
+    ClientOptions, Decision, Error, Message, Response, StreamConfig,
+};
 pub use ferrosocket_proto::{
     CloseCode, CloseFrame, Config, LocalError, OpCode, ProtocolError, Role, State, Utf8Bytes,
 };

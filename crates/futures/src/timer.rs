@@ -1,12 +1,12 @@
 //! [`Timer`]: the runtime's sleep, for the handshake and close timeouts.
 
 use std::fmt;
-use std::future::{Future, poll_fn};
-use std::pin::{Pin, pin};
+use std::future::Future;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use ferrosocket_proto::stream::Error;
+use ferrosocket_proto::stream::poll::CloseTimer;
 
 /// A boxed sleep future, as a [`Timer`] makes them.
 pub type BoxedSleep = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -46,14 +46,20 @@ impl Timer {
     pub const fn new(sleep: fn(Duration) -> BoxedSleep) -> Self {
         Self { sleep }
     }
+}
 
-    pub(crate) fn sleep(self, duration: Duration) -> Sleep {
+/// The shared driver's view of a [`Timer`].
+impl CloseTimer for Timer {
+    type Sleep = Sleep;
+
+    fn sleep(&self, duration: Duration) -> Sleep {
         Sleep(Some((self.sleep)(duration)))
     }
 }
 
-/// A sleep that stays complete once it completed (runtime timers need not).
-pub(crate) struct Sleep(Option<BoxedSleep>);
+/// A [`Timer`]'s sleep, which stays complete once it completed (runtime timers
+/// need not).
+pub struct Sleep(Option<BoxedSleep>);
 
 impl fmt::Debug for Sleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -76,27 +82,4 @@ impl Future for Sleep {
             }
         }
     }
-}
-
-/// Runs `fut` within `limit` if there is a timer, or fails with [`Error::Timeout`].
-pub(crate) async fn timeout<T>(
-    timer: Option<Timer>,
-    limit: Option<Duration>,
-    fut: impl Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
-    let (Some(timer), Some(limit)) = (timer, limit) else {
-        return fut.await;
-    };
-    let mut fut = pin!(fut);
-    let mut sleep = timer.sleep(limit);
-    poll_fn(|cx| {
-        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
-            return Poll::Ready(v);
-        }
-        if Pin::new(&mut sleep).poll(cx).is_ready() {
-            return Poll::Ready(Err(Error::Timeout));
-        }
-        Poll::Pending
-    })
-    .await
 }

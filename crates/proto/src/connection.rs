@@ -106,8 +106,8 @@ pub struct Connection {
     state: State,
     read: BytesMut,
     out: BytesMut,
-    rng: Box<dyn RandomSource + Send>,
-    ext: Option<Box<dyn Extension + Send>>,
+    rng: Box<dyn RandomSource + Send + Sync>,
+    ext: Option<Box<dyn Extension + Send + Sync>>,
     frame: Option<CurFrame>,
     msg: RecvMessage,
     eof: bool,
@@ -161,7 +161,7 @@ impl Connection {
     pub fn with_random(
         role: Role,
         config: Config,
-        random: impl RandomSource + Send + 'static,
+        random: impl RandomSource + Send + Sync + 'static,
     ) -> Self {
         Self::with_boxed_random(role, config, Box::new(random))
     }
@@ -169,7 +169,7 @@ impl Connection {
     pub(crate) fn with_boxed_random(
         role: Role,
         config: Config,
-        rng: Box<dyn RandomSource + Send>,
+        rng: Box<dyn RandomSource + Send + Sync>,
     ) -> Self {
         Self {
             role,
@@ -193,12 +193,12 @@ impl Connection {
     /// Installs the extension the handshake agreed on. Call it right after
     /// construction, before any frame is received or sent.
     #[must_use]
-    pub fn with_extension(mut self, extension: impl Extension + Send + 'static) -> Self {
+    pub fn with_extension(mut self, extension: impl Extension + Send + Sync + 'static) -> Self {
         self.set_extension(Box::new(extension));
         self
     }
 
-    pub(crate) fn set_extension(&mut self, extension: Box<dyn Extension + Send>) {
+    pub(crate) fn set_extension(&mut self, extension: Box<dyn Extension + Send + Sync>) {
         self.ext = Some(extension);
     }
 
@@ -239,6 +239,21 @@ impl Connection {
     /// already partly unmasked). Then pull events as after `receive_data`.
     pub fn read_buf(&mut self) -> &mut BytesMut {
         &mut self.read
+    }
+
+    /// Bytes of the current frame's payload announced by its header but not
+    /// received yet (0 between frames): how much an adapter may reserve before
+    /// reading. The length was checked against the limits when the header arrived.
+    #[must_use]
+    pub fn frame_bytes_wanted(&self) -> usize {
+        self.frame
+            .map_or(0, |f| (f.len - f.pos).saturating_sub(self.read.len()))
+    }
+
+    /// Bytes the read buffer holds allocated.
+    #[must_use]
+    pub fn read_buffer_capacity(&self) -> usize {
+        self.read.capacity()
     }
 
     /// Received bytes not yet turned into events (including a partial frame).

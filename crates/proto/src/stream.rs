@@ -8,16 +8,34 @@
 //! Everything else (events to messages, close handling, the write-buffer limit, buffer
 //! sizing and release) lives here once, so protocol code written against these types
 //! runs unchanged on any runtime.
+//!
+//! Also shared: the opening handshake without I/O ([`ServerHandshake`],
+//! [`ClientHandshake`], [`ClientOptions`], [`Decision`], [`Response`]) and, for the
+//! poll-based adapters (tokio, futures-io), the whole connection driver in
+//! [`poll`], generic over [`PollIo`](poll::PollIo) and a
+//! [`CloseTimer`](poll::CloseTimer).
 
 use alloc::string::String;
 use core::fmt;
+use core::task::Poll;
 use core::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use ferrosocket_codec::{CloseCode, CloseFrame, OpCode};
 use ferrosocket_handshake::HandshakeError;
 
-use crate::{Config, Connection, Event, LocalError, ProtocolError, State, Utf8Bytes, WsError};
+use crate::{
+    Config, Connection, Delivery, Event, LocalError, ProtocolError, State, Utf8Bytes, WsError,
+};
+
+mod handshake;
+mod macros;
+pub mod poll;
+
+pub use handshake::{
+    ClientHandshake, ClientOptions, Decision, HandshakeIo, Refusal, Response, ServerHandshake,
+    connect_url, parse_url,
+};
 
 /// A whole WebSocket message, as the stream adapters receive and send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +108,7 @@ impl From<alloc::vec::Vec<u8>> for Message {
 #[non_exhaustive]
 pub struct StreamConfig {
     /// The protocol settings: limits, auto-pong, delivery (adapters use
-    /// [`Delivery::Assembled`](crate::Delivery::Assembled)).
+    /// [`Delivery::Assembled`]).
     pub protocol: Config,
     /// Bytes of queued output at which `send` waits for the socket before queueing
     /// more: a slow peer cannot grow memory without bound. Default 1 MiB.
@@ -153,6 +171,59 @@ impl StreamConfig {
         self.close_timeout = timeout;
         self
     }
+
+    /// This configuration with whole-message delivery
+    /// ([`Delivery::Assembled`]), which the adapters' message streams need.
+    #[must_use]
+    pub fn assembled(mut self) -> Self {
+        self.protocol = self.protocol.delivery(Delivery::Assembled);
+        self
+    }
+}
+
+/// What a read returned, for [`read_into_spare`]: how many bytes it read.
+pub trait ReadOutcome {
+    /// Bytes read (0 for an error or a pending read).
+    fn bytes_read(&self) -> usize;
+}
+
+impl<E> ReadOutcome for Result<usize, E> {
+    fn bytes_read(&self) -> usize {
+        *self.as_ref().unwrap_or(&0)
+    }
+}
+
+impl<T: ReadOutcome> ReadOutcome for Poll<T> {
+    fn bytes_read(&self) -> usize {
+        match self {
+            Poll::Ready(outcome) => outcome.bytes_read(),
+            Poll::Pending => 0,
+        }
+    }
+}
+
+/// Reads into the spare capacity of `buf`, at most `chunk` bytes, with a reader
+/// that needs an initialized slice (`std::io::Read`, futures-io's `AsyncRead`).
+///
+/// The region handed to `read` is zeroed first: at most `chunk`
+/// ([`StreamConfig::read_chunk`], 8 KiB by default) bytes per call, never the
+/// whole (possibly large) spare capacity; room for `chunk` is reserved if needed.
+/// A larger `read_chunk` means fewer reads for big messages but more bytes zeroed
+/// per read (also for a poll that finds nothing). Returns what `read` returned.
+pub fn read_into_spare<R: ReadOutcome>(
+    buf: &mut BytesMut,
+    chunk: usize,
+    read: impl FnOnce(&mut [u8]) -> R,
+) -> R {
+    let len = buf.len();
+    if buf.capacity() - len < chunk {
+        buf.reserve(chunk);
+    }
+    let room = (buf.capacity() - len).min(chunk);
+    buf.resize(len + room, 0);
+    let result = read(&mut buf[len..]);
+    buf.truncate(len + result.bytes_read().min(room));
+    result
 }
 
 /// The error of a message stream, whatever the runtime.
@@ -346,16 +417,50 @@ impl StreamCore {
         self.finished
     }
 
-    /// Makes room for the next read: at least [`StreamConfig::read_chunk`] bytes of
-    /// spare capacity (more while a frame announced more than that), and returns the
-    /// buffer to read into.
+    /// The transport failed (an I/O error was reported to the application): the
+    /// stream is finished, [`next_message`](Self::next_message) gives `None`.
+    pub fn fail(&mut self) {
+        self.finished = true;
+    }
+
+    /// Whether the closing phase began: our close frame is queued (or sent), or the
+    /// connection is over. From this moment the adapter bounds what is left (the
+    /// peer's close, the last writes) with [`StreamConfig::close_timeout`].
+    pub fn close_deadline_needed(&self) -> bool {
+        matches!(self.conn.state(), State::LocalClosing | State::Closed)
+    }
+
+    /// Makes room for the next read and returns the buffer to read into: at least
+    /// [`StreamConfig::read_chunk`] bytes of spare capacity, and while a frame
+    /// header announced a payload not yet received, room for all of it at once
+    /// (its length was checked against the limits; the eager reserve is capped at
+    /// [`Config::max_frame_size`]), so a big message does not grow the buffer by
+    /// doubling.
     pub fn prepare_read(&mut self) -> &mut BytesMut {
-        let chunk = self.config.read_chunk;
+        let wanted = self
+            .conn
+            .frame_bytes_wanted()
+            .min(self.config.protocol.max_frame_size);
+        let want = self.config.read_chunk.max(wanted);
         let buf = self.conn.read_buf();
-        if buf.capacity() - buf.len() < chunk {
-            buf.reserve(chunk);
+        if buf.capacity() - buf.len() < want {
+            buf.reserve(want);
         }
         buf
+    }
+
+    /// [`prepare_read`](Self::prepare_read), then `read` into the spare capacity
+    /// with [`read_into_spare`] (at most [`StreamConfig::read_chunk`] bytes zeroed),
+    /// for readers that need an initialized slice. Returns what `read` returned; a
+    /// read of 0 bytes should be followed by [`receive_eof`](Self::receive_eof).
+    pub fn read_with<R: ReadOutcome>(&mut self, read: impl FnOnce(&mut [u8]) -> R) -> R {
+        let chunk = self.config.read_chunk;
+        read_into_spare(self.prepare_read(), chunk, read)
+    }
+
+    /// Bytes the read buffer holds allocated (0 for an idle connection).
+    pub fn read_buffer_capacity(&self) -> usize {
+        self.conn.read_buffer_capacity()
     }
 
     /// The input buffer: append what the socket read (see
@@ -536,6 +641,54 @@ mod tests {
         let buf = client.prepare_read();
         assert!(buf.capacity() >= 8 * 1024);
         client.release_idle_buffers();
-        assert_eq!(client.read_buf().capacity(), 0);
+        assert_eq!(client.read_buffer_capacity(), 0);
+    }
+
+    #[test]
+    fn prepare_read_reserves_the_announced_frame() {
+        let (_, mut server) = pair();
+        // A masked binary frame header announcing 100 000 bytes, and 10 of them.
+        let mut frame = Vec::from(&b"\x82\xff"[..]);
+        frame.extend_from_slice(&100_000u64.to_be_bytes());
+        frame.extend_from_slice(&[0; 4]);
+        frame.extend_from_slice(&[7; 10]);
+        server.read_buf().extend_from_slice(&frame);
+        assert!(server.next_message().is_none());
+        let buf = server.prepare_read();
+        assert!(buf.capacity() - buf.len() >= 100_000 - 10);
+        // Capped at the maximum frame size.
+        let mut small = StreamCore::new(
+            Connection::new(Role::Server, Config::default().max_frame_size(200_000)),
+            StreamConfig::default(),
+        );
+        small.read_buf().extend_from_slice(&frame[..14]);
+        assert!(small.next_message().is_none());
+        assert!(small.prepare_read().capacity() < 200_000 + 64 * 1024);
+    }
+
+    #[test]
+    fn read_into_spare_zeroes_at_most_a_chunk() {
+        let mut buf = BytesMut::with_capacity(1 << 20);
+        buf.extend_from_slice(b"ab");
+        let got: Result<usize, ()> = read_into_spare(&mut buf, 64, |slice| {
+            assert_eq!(slice.len(), 64);
+            slice[..3].copy_from_slice(b"cde");
+            Ok(3)
+        });
+        assert_eq!(got, Ok(3));
+        assert_eq!(&buf[..], b"abcde");
+        let pending: Poll<Result<usize, ()>> = read_into_spare(&mut buf, 64, |_| Poll::Pending);
+        assert!(pending.is_pending());
+        assert_eq!(&buf[..], b"abcde");
+    }
+
+    #[test]
+    fn close_deadline_and_failure() {
+        let (mut client, _) = pair();
+        assert!(!client.close_deadline_needed());
+        client.send(Message::Close(None)).unwrap();
+        assert!(client.close_deadline_needed());
+        client.fail();
+        assert!(client.is_finished() && client.next_message().is_none());
     }
 }

@@ -55,8 +55,8 @@ pub struct WsConnection {
     read: BytesMut,
     out: BytesMut,
     eof: bool,
-    rng: Option<Box<dyn RandomSource + Send>>,
-    ext: Option<Box<dyn Extension + Send>>,
+    rng: Option<Box<dyn RandomSource + Send + Sync>>,
+    ext: Option<Box<dyn Extension + Send + Sync>>,
 }
 
 impl fmt::Debug for WsConnection {
@@ -132,7 +132,7 @@ impl WsConnection {
     pub fn client_with_random(
         request: &ClientRequest,
         config: Config,
-        random: impl RandomSource + Send + 'static,
+        random: impl RandomSource + Send + Sync + 'static,
     ) -> Result<Self, HandshakeError> {
         let mut buf = Vec::new();
         let handshake = request.write_to(&mut buf)?;
@@ -145,7 +145,7 @@ impl WsConnection {
     /// Installs the extension agreed on. Client: call it right after
     /// [`Event::Accept`], before pulling the next event (frames are parsed lazily, so
     /// none has been yet). Server: prefer [`accept_with_extension`](Self::accept_with_extension).
-    pub fn set_extension(&mut self, extension: impl Extension + Send + 'static) {
+    pub fn set_extension(&mut self, extension: impl Extension + Send + Sync + 'static) {
         match &mut self.phase {
             Phase::Open(conn) => conn.set_extension(Box::new(extension)),
             _ => self.ext = Some(Box::new(extension)),
@@ -370,7 +370,7 @@ impl WsConnection {
     pub fn accept_with_extension(
         &mut self,
         accept: &Accept,
-        extension: impl Extension + Send + 'static,
+        extension: impl Extension + Send + Sync + 'static,
     ) -> Result<(), WsError> {
         self.ext = Some(Box::new(extension));
         let result = self.accept(accept);

@@ -1,162 +1,17 @@
 //! The opening handshake over a tokio socket: [`accept`], [`accept_with`],
-//! [`connect`], [`client_async`].
+//! [`connect`], [`client_async`]; the drive loops are
+//! [`ferrosocket_proto::stream::poll`]'s.
 
-use std::future::Future;
-use std::io;
-
-use bytes::{Bytes, BytesMut};
-use ferrosocket_proto::handshake::{
-    Accept, ClientRequest, Headers, Key, Limits, Reject, Request, Scheme, Url,
+use ferrosocket_proto::handshake::{Accept, Request};
+use ferrosocket_proto::stream::poll::{self, timeout};
+use ferrosocket_proto::stream::{
+    ClientOptions, Decision, Error, Response, StreamConfig, connect_url, parse_url,
 };
-use ferrosocket_proto::stream::{Error, StreamConfig};
-use ferrosocket_proto::{Connection, Event, WsConnection, WsError};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::WebSocketStream;
-use crate::stream::{Info, assembled};
-
-/// How much of a refusal's body [`Error::Rejected`] keeps.
-const MAX_REJECT_BODY: usize = Limits::DEFAULT_MAX_HEADER_BYTES;
-
-/// The server application's answer to an opening request, from the callback of
-/// [`accept_with`].
-///
-/// `Result<Accept, Reject>`, [`Accept`] and [`Reject`] convert into it, so a
-/// callback can return any of them.
-#[derive(Debug, Clone)]
-pub enum Decision {
-    /// Upgrade, with this subprotocol, extensions and headers.
-    Accept(Accept),
-    /// Refuse with this status, headers and body.
-    Reject(Reject),
-}
-
-impl From<Accept> for Decision {
-    fn from(accept: Accept) -> Self {
-        Self::Accept(accept)
-    }
-}
-
-impl From<Reject> for Decision {
-    fn from(reject: Reject) -> Self {
-        Self::Reject(reject)
-    }
-}
-
-impl From<Result<Accept, Reject>> for Decision {
-    fn from(result: Result<Accept, Reject>) -> Self {
-        match result {
-            Ok(accept) => Self::Accept(accept),
-            Err(reject) => Self::Reject(reject),
-        }
-    }
-}
-
-/// The server's `101 Switching Protocols` answer, as the client saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Response {
-    /// The HTTP status: always 101 (a refusal is [`Error::Rejected`]).
-    pub status: u16,
-    /// The subprotocol the server selected, one of those offered.
-    pub subprotocol: Option<String>,
-    /// All header fields of the answer.
-    pub headers: Headers,
-}
-
-/// Options of a client handshake: [`connect_with`], [`client_async_with`].
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct ClientOptions {
-    /// Subprotocols to offer, in order of preference.
-    pub subprotocols: Vec<String>,
-    /// Extra request headers (e.g. `Authorization`).
-    pub headers: Vec<(String, Vec<u8>)>,
-    /// The `Origin` header, if any.
-    pub origin: Option<String>,
-    /// The stream settings; [`StreamConfig::handshake_timeout`] bounds the TCP
-    /// connect and the handshake.
-    pub config: StreamConfig,
-}
-
-impl ClientOptions {
-    /// The defaults: no subprotocol, no extra header, default [`StreamConfig`].
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Offers a subprotocol (call again for more, most preferred first).
-    pub fn subprotocol(mut self, protocol: impl Into<String>) -> Self {
-        self.subprotocols.push(protocol.into());
-        self
-    }
-
-    /// Adds a request header.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Sets the `Origin` header.
-    pub fn origin(mut self, origin: impl Into<String>) -> Self {
-        self.origin = Some(origin.into());
-        self
-    }
-
-    /// Sets the stream settings.
-    pub fn config(mut self, config: StreamConfig) -> Self {
-        self.config = config;
-        self
-    }
-}
-
-/// Runs `fut` within `limit`, or fails with [`Error::Timeout`].
-pub(crate) async fn timeout<T>(
-    limit: Option<std::time::Duration>,
-    fut: impl Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
-    match limit {
-        Some(limit) => tokio::time::timeout(limit, fut)
-            .await
-            .unwrap_or(Err(Error::Timeout)),
-        None => fut.await,
-    }
-}
-
-/// Writes the handshake connection's output.
-async fn write_output<S: AsyncWrite + Unpin>(ws: &mut WsConnection, io: &mut S) -> io::Result<()> {
-    while ws.has_output() {
-        let n = io.write(ws.output()).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        ws.consume(n);
-    }
-    io.flush().await
-}
-
-/// Reads more bytes into the handshake connection (EOF is reported to it).
-async fn read_more<S: AsyncRead + Unpin>(
-    ws: &mut WsConnection,
-    io: &mut S,
-    chunk: usize,
-) -> io::Result<()> {
-    let buf = ws.read_buf();
-    buf.reserve(chunk);
-    if io.read_buf(buf).await? == 0 {
-        ws.receive_eof();
-    }
-    Ok(())
-}
-
-/// Writes a last answer and shuts the socket down, ignoring errors (the handshake
-/// failed already).
-async fn answer_and_shutdown<S: AsyncWrite + Unpin>(io: &mut S, answer: &[u8]) {
-    if io.write_all(answer).await.is_ok() {
-        let _ = io.shutdown().await;
-    }
-}
+use crate::io::{TokioIo, TokioTimer};
 
 /// Server: accepts any valid WebSocket request on `stream`, with the default
 /// [`StreamConfig`]. See [`accept_with_config`].
@@ -219,13 +74,13 @@ where
 ///
 /// * [`Error::Handshake`] for an invalid request: its HTTP error answer (400, 405,
 ///   426 with `Sec-WebSocket-Version: 13`, 431) was written and the socket shut
-///   down; also for an [`Accept`] or [`Reject`] the request does not allow (a
+///   down; also for an [`Accept`] or [`Reject`](crate::Reject) the request does not allow (a
 ///   subprotocol not offered, a bad header): 500 was answered.
 /// * [`Error::Rejected`] with the status and body the callback refused with (that
 ///   answer was written).
 /// * [`Error::Timeout`]; [`Error::Io`] (`UnexpectedEof` if the peer left).
 pub async fn accept_with_config<S, F, D>(
-    mut stream: S,
+    stream: S,
     config: StreamConfig,
     callback: F,
 ) -> Result<WebSocketStream<S>, Error>
@@ -234,71 +89,12 @@ where
     F: AsyncFnOnce(&Request) -> D,
     D: Into<Decision>,
 {
-    let config = assembled(config);
-    let limit = config.handshake_timeout;
-    let (conn, request) = timeout(limit, server_handshake(&mut stream, &config, callback)).await?;
-    let info = Info {
-        request: Some(request),
-        response: None,
-    };
-    Ok(WebSocketStream::new(stream, conn, config, info))
-}
-
-async fn server_handshake<S, F, D>(
-    io: &mut S,
-    config: &StreamConfig,
-    callback: F,
-) -> Result<(Connection, Box<Request>), Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-    F: AsyncFnOnce(&Request) -> D,
-    D: Into<Decision>,
-{
-    let mut ws = WsConnection::server(config.protocol);
-    let request = loop {
-        match ws.next_event() {
-            Some(Ok(Event::Request(request))) => break request,
-            Some(Ok(_)) => {}
-            Some(Err(e)) => {
-                // A bad request: the connection queued its HTTP error answer.
-                let answer = ws.take_output();
-                answer_and_shutdown(io, &answer).await;
-                return Err(e.into());
-            }
-            None => read_more(&mut ws, io, config.read_chunk).await?,
-        }
-    };
-    match callback(&request).await.into() {
-        Decision::Accept(accept) => {
-            if let Err(e) = ws.accept(&accept) {
-                return Err(refuse_invalid(io, e).await);
-            }
-        }
-        Decision::Reject(reject) => {
-            if let Err(e) = ws.reject(&reject) {
-                return Err(refuse_invalid(io, e).await);
-            }
-            let answer = ws.take_output();
-            answer_and_shutdown(io, &answer).await;
-            return Err(Error::Rejected {
-                status: reject.status(),
-                body: Bytes::copy_from_slice(reject.body_bytes()),
-            });
-        }
-    }
-    write_output(&mut ws, io).await?;
-    let conn = ws
-        .into_connection()
-        .ok_or(Error::Local(ferrosocket_proto::LocalError::InvalidState))?;
-    Ok((conn, request))
-}
-
-/// The application's answer was invalid: answer 500 (nothing was queued).
-async fn refuse_invalid<S: AsyncWrite + Unpin>(io: &mut S, e: WsError) -> Error {
-    if let WsError::Handshake(h) = &e {
-        answer_and_shutdown(io, &h.to_response()).await;
-    }
-    e.into()
+    let config = config.assembled();
+    let mut io = TokioIo(stream);
+    let (conn, request) =
+        poll::server_handshake(&mut io, &config, callback, Some(&TokioTimer)).await?;
+    let inner = poll::server_stream(io, conn, request, config, Some(TokioTimer));
+    Ok(WebSocketStream::from_poll(inner))
 }
 
 /// Client: connects to a `ws://` URL over TCP (`TCP_NODELAY` on) with the default
@@ -326,30 +122,15 @@ pub async fn connect_with(
     url: &str,
     options: ClientOptions,
 ) -> Result<(WebSocketStream<TcpStream>, Response), Error> {
-    let parsed = parse_url(url)?;
-    match parsed.scheme() {
-        Scheme::Ws => {}
-        Scheme::Wss => {
-            return Err(Error::InvalidUrl(format!(
-                "{url}: wss:// needs TLS, which ferrosocket-tokio does not provide yet; \
-                 connect a TLS stream and use client_async"
-            )));
-        }
-        _ => {
-            return Err(Error::InvalidUrl(format!(
-                "{url}: connect supports only ws:// (use client_async over your own stream)"
-            )));
-        }
-    }
-    let options = ClientOptions {
-        config: assembled(options.config),
-        ..options
-    };
-    timeout(options.config.handshake_timeout, async {
-        let mut stream = TcpStream::connect(parsed.authority()).await?;
+    let parsed = connect_url(url, "ferrosocket-tokio", "client_async")?;
+    let options = options.assembled();
+    timeout(Some(&TokioTimer), options.config.handshake_timeout, async {
+        let stream = TcpStream::connect(parsed.authority()).await?;
         stream.set_nodelay(true)?;
-        let (conn, response) = client_handshake(&parsed, &mut stream, &options).await?;
-        Ok(client_stream(stream, conn, response, options.config))
+        let mut io = TokioIo(stream);
+        let handshake = poll::client_handshake(&mut io, &parsed, &options, None::<&TokioTimer>);
+        let (conn, response) = handshake.await?;
+        Ok(client_stream(io, conn, response, options.config))
     })
     .await
 }
@@ -379,110 +160,33 @@ where
 /// [`Error::Timeout`]; [`Error::Io`].
 pub async fn client_async_with<S>(
     url: &str,
-    mut stream: S,
+    stream: S,
     options: ClientOptions,
 ) -> Result<(WebSocketStream<S>, Response), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let parsed = parse_url(url)?;
-    let options = ClientOptions {
-        config: assembled(options.config),
-        ..options
-    };
-    let (conn, response) = timeout(
-        options.config.handshake_timeout,
-        client_handshake(&parsed, &mut stream, &options),
-    )
-    .await?;
-    Ok(client_stream(stream, conn, response, options.config))
-}
-
-fn parse_url(url: &str) -> Result<Url, Error> {
-    Url::parse(url).map_err(|e| Error::InvalidUrl(format!("{url}: {e}")))
+    let options = options.assembled();
+    let mut io = TokioIo(stream);
+    let handshake = poll::client_handshake(&mut io, &parsed, &options, Some(&TokioTimer));
+    let (conn, response) = handshake.await?;
+    Ok(client_stream(io, conn, response, options.config))
 }
 
 fn client_stream<S>(
-    stream: S,
-    conn: Connection,
+    io: TokioIo<S>,
+    conn: ferrosocket_proto::Connection,
     response: Response,
     config: StreamConfig,
 ) -> (WebSocketStream<S>, Response) {
-    let info = Info {
-        request: None,
-        response: Some(Box::new(response.clone())),
-    };
-    (WebSocketStream::new(stream, conn, config, info), response)
-}
-
-async fn client_handshake<S>(
-    url: &Url,
-    io: &mut S,
-    options: &ClientOptions,
-) -> Result<(Connection, Response), Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let mut request: ClientRequest = url.client_request(Key::generate()?);
-    for protocol in &options.subprotocols {
-        request = request.subprotocol(protocol.clone());
-    }
-    for (name, value) in &options.headers {
-        request = request.header(name.clone(), value.clone());
-    }
-    if let Some(origin) = &options.origin {
-        request = request.origin(origin.clone());
-    }
-    let chunk = options.config.read_chunk;
-    let mut ws = WsConnection::client(&request, options.config.protocol)?;
-    write_output(&mut ws, io).await?;
-    let mut rejected: Option<(u16, BytesMut)> = None;
-    loop {
-        match ws.next_event() {
-            Some(Ok(Event::Accept(accepted))) => {
-                let response = Response {
-                    status: 101,
-                    subprotocol: accepted.subprotocol,
-                    headers: accepted.headers,
-                };
-                let conn = ws
-                    .into_connection()
-                    .ok_or(Error::Local(ferrosocket_proto::LocalError::InvalidState))?;
-                return Ok((conn, response));
-            }
-            Some(Ok(Event::Reject(r))) => rejected = Some((r.status, BytesMut::new())),
-            Some(Ok(Event::RejectData {
-                data,
-                body_finished,
-            })) => {
-                if let Some((status, body)) = &mut rejected {
-                    let room = MAX_REJECT_BODY.saturating_sub(body.len());
-                    body.extend_from_slice(&data[..data.len().min(room)]);
-                    if body_finished || body.len() >= MAX_REJECT_BODY {
-                        return Err(Error::Rejected {
-                            status: *status,
-                            body: std::mem::take(body).freeze(),
-                        });
-                    }
-                }
-            }
-            Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(e.into()),
-            None => read_more(&mut ws, io, chunk).await?,
-        }
-    }
+    let (inner, response) = poll::client_stream(io, conn, response, config, Some(TokioTimer));
+    (WebSocketStream::from_poll(inner), response)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decisions_convert() {
-        assert!(matches!(Decision::from(Accept::new()), Decision::Accept(_)));
-        let refused: Result<Accept, Reject> = Err(Reject::new(401));
-        assert!(matches!(Decision::from(refused), Decision::Reject(r) if r.status() == 401));
-    }
 
     #[tokio::test]
     async fn urls_connect_refuses() {

@@ -108,22 +108,20 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
-mod conn;
 mod handshake;
-mod split;
+mod io;
 mod stream;
 
-pub(crate) use handshake::timeout;
 pub use handshake::{
-    ClientOptions, Decision, Response, accept, accept_with, accept_with_config, client_async,
-    client_async_with, connect, connect_with,
+    accept, accept_with, accept_with_config, client_async, client_async_with, connect, connect_with,
 };
-pub use split::{ReadHalf, ReuniteError, WriteHalf};
-pub use stream::WebSocketStream;
+pub use stream::{ReadHalf, ReuniteError, WebSocketStream, WriteHalf};
 
 pub use ferrosocket_proto as proto;
 pub use ferrosocket_proto::handshake::{Accept, Headers, Reject, Request};
-pub use ferrosocket_proto::stream::{Error, Message, StreamConfig};
+pub use ferrosocket_proto::stream::{
+    ClientOptions, Decision, Error, Message, Response, StreamConfig,
+};
 pub use ferrosocket_proto::{
     CloseCode, CloseFrame, Config, LocalError, OpCode, ProtocolError, Role, State, Utf8Bytes,
 };

@@ -1,0 +1,53 @@
+//! The tokio glue of the shared driver: [`PollIo`] for a tokio socket and
+//! [`CloseTimer`] with tokio's sleep.
+
+use std::future::Future;
+use std::io;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ferrosocket_proto::stream::poll::{CloseTimer, PollIo};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+
+/// A tokio socket, as the driver polls it.
+#[derive(Debug)]
+pub(crate) struct TokioIo<S>(pub(crate) S);
+
+impl<S: AsyncRead + AsyncWrite + Unpin> PollIo for TokioIo<S> {
+    fn poll_read_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+        _chunk: usize,
+    ) -> Poll<io::Result<usize>> {
+        // `read_buf` reads into the spare capacity (not zero-filled); the future
+        // holds no state, so polling a fresh one each time is fine.
+        pin!(self.0.read_buf(buf)).poll(cx)
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// tokio's timer (needs the time driver: `enable_time`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TokioTimer;
+
+impl CloseTimer for TokioTimer {
+    type Sleep = Pin<Box<tokio::time::Sleep>>;
+
+    fn sleep(&self, duration: Duration) -> Self::Sleep {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
