@@ -103,7 +103,7 @@ impl FrameHeader {
     /// assert_eq!((header.opcode, header.payload_len, header_len), (OpCode::Text, 5, 6));
     /// assert_eq!(header.mask, Some([0x37, 0xfa, 0x21, 0x3d]));
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn parse(buf: &[u8], max_payload_len: u64) -> Result<HeaderStatus, FrameError> {
         let (b0, b1) = match *buf {
             [b0, b1, ..] => (b0, b1),

@@ -75,6 +75,14 @@ impl RecvMessage {
     }
 }
 
+/// What the whole-frame fast path produced.
+enum Fast {
+    Event(Event),
+    Error(ProtocolError),
+    /// Not the common case: take the general path.
+    Slow,
+}
+
 /// What one step of the receive machine produced.
 enum Step {
     Event(Event),
@@ -226,6 +234,12 @@ impl Connection {
     /// [`next_event`](Connection::next_event). Ignored once no more events can come.
     pub fn receive_data(&mut self, data: &[u8]) {
         if !self.recv_done {
+            // A frame whose header arrived (and passed the limits) says how much more
+            // is coming: make room once instead of growing by doubling.
+            let wanted = self.frame_bytes_wanted();
+            if wanted > data.len() {
+                self.read.reserve(wanted);
+            }
             self.read.extend_from_slice(data);
         }
     }
@@ -294,6 +308,13 @@ impl Connection {
             return None;
         }
         loop {
+            if self.frame.is_none() && self.msg.kind.is_none() {
+                match self.whole_frame() {
+                    Fast::Event(event) => return Some(Ok(event)),
+                    Fast::Error(e) => return Some(Err(self.fail(e))),
+                    Fast::Slow => {}
+                }
+            }
             let frame = match self.frame {
                 Some(frame) => frame,
                 None => match self.parse_header() {
@@ -349,6 +370,54 @@ impl Connection {
         self.msg.end();
         self.msg.assembly = BytesMut::new();
         e
+    }
+
+    /// The fast path for the common case: a whole, final, unfragmented data frame
+    /// without RSV bits, masked as this role expects, already in the buffer, in
+    /// assembled delivery. Anything else (including every error but invalid UTF-8)
+    /// returns [`Fast::Slow`] with nothing consumed, and the general path below
+    /// re-checks it from the start.
+    #[inline]
+    fn whole_frame(&mut self) -> Fast {
+        if self.config.delivery != Delivery::Assembled {
+            return Fast::Slow;
+        }
+        let Ok(HeaderStatus::Complete { header, header_len }) =
+            FrameHeader::parse(&self.read, self.config.max_frame_size as u64)
+        else {
+            return Fast::Slow;
+        };
+        let masked_as_expected = header.mask.is_some() == (self.role == Role::Server);
+        let len = header.payload_len as usize;
+        if !header.fin
+            || !header.opcode.is_data()
+            || header.rsv1
+            || header.rsv2
+            || header.rsv3
+            || !masked_as_expected
+            || len > self.config.max_message_size
+            || self.read.len() - header_len < len
+        {
+            return Fast::Slow;
+        }
+        // Split header and payload off together and skip the header on the frozen
+        // `Bytes`, where advancing is two additions (on `BytesMut` it is not).
+        let mut frame = self.read.split_to(header_len + len);
+        let payload = &mut frame[header_len..];
+        if let Some(key) = header.mask {
+            apply_mask(payload, key, 0);
+        }
+        let kind = if header.opcode == OpCode::Text {
+            if let Err(e) = ferrosocket_utf8::validate(payload) {
+                return Fast::Error(ProtocolError::InvalidUtf8(e));
+            }
+            Kind::Text
+        } else {
+            Kind::Binary
+        };
+        let mut data = frame.freeze();
+        data.advance(header_len);
+        Fast::Event(data_event(kind, data, true, true))
     }
 
     /// Parses and checks the next header; on success its bytes are consumed.
