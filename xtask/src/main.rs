@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 mod autobahn;
+mod echo;
 
 use std::collections::BTreeMap;
 use std::env;
@@ -41,10 +42,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("bench") if args.get(1).map(String::as_str) == Some("echo") => echo::run(&args[2..]),
         Some("bench") => bench(&args[1..]),
         Some("autobahn") => autobahn::run(&args[1..]),
         Some("bench-report") => bench_report(args.get(1).map(String::as_str).unwrap_or("")),
-        _ => Err("usage: cargo xtask <ci | fuzz [SECONDS] [TARGET...] | bench [BENCH...] | bench-report [GROUP] | autobahn [--help]>".into()),
+        _ => Err("usage: cargo xtask <ci | fuzz [SECONDS] [TARGET...] | bench [BENCH...] | bench echo [--quick] [--help] | bench-report [GROUP] | autobahn [--help]>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
