@@ -1,0 +1,2 @@
+//! ferrosocket-deflate (work in progress).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! ferrosocket-delimit (work in progress).
+#![forbid(unsafe_code)]
