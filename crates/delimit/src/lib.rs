@@ -79,6 +79,8 @@
 //! # Ok::<(), DelimitError>(())
 //! ```
 #![forbid(unsafe_code)]
+// The docs link the regex mode, which only exists with the feature.
+#![cfg_attr(not(feature = "regex"), allow(rustdoc::broken_intra_doc_links))]
 #![doc(test(attr(deny(warnings))))]
 
 mod error;
