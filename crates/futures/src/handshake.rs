@@ -117,7 +117,14 @@ where
 {
     let config = config.assembled();
     let mut io = FuturesIo(stream);
-    let result = poll::server_handshake(&mut io, &config, callback, timer.as_ref()).await;
+    // Boxed: the handshake state is on the heap only while it runs (small tasks).
+    let result = Box::pin(poll::server_handshake(
+        &mut io,
+        &config,
+        callback,
+        timer.as_ref(),
+    ))
+    .await;
     let (conn, request) = match result {
         Ok(v) => v,
         Err(e) => {
@@ -183,7 +190,12 @@ where
     let parsed = parse_url(url)?;
     let options = options.assembled();
     let mut io = FuturesIo(stream);
-    let handshake = poll::client_handshake(&mut io, &parsed, &options, timer.as_ref());
+    let handshake = Box::pin(poll::client_handshake(
+        &mut io,
+        &parsed,
+        &options,
+        timer.as_ref(),
+    ));
     let (conn, response) = handshake.await?;
     Ok(client_stream(io, conn, response, options.config, timer))
 }
@@ -206,7 +218,12 @@ where
     let options = options.assembled();
     timeout(Some(&timer), options.config.handshake_timeout, async {
         let mut io = FuturesIo(tcp_connect(parsed.authority()).await?);
-        let handshake = poll::client_handshake(&mut io, &parsed, &options, None::<&Timer>);
+        let handshake = Box::pin(poll::client_handshake(
+            &mut io,
+            &parsed,
+            &options,
+            None::<&Timer>,
+        ));
         let (conn, response) = handshake.await?;
         Ok(client_stream(
             io,

@@ -276,6 +276,21 @@ impl Connection {
         self.read.len()
     }
 
+    /// Whether the read buffer holds a whole frame that no event has been made of
+    /// yet (between frames; the frame is not judged, only its header's length is
+    /// read): the next [`next_event`](Connection::next_event) will not wait for
+    /// input. Adapters use it to hold a reply back and write it together with the
+    /// replies to the frames that follow it.
+    #[must_use]
+    pub fn has_whole_frame(&self) -> bool {
+        self.frame.is_none()
+            && matches!(
+                FrameHeader::parse(&self.read, u64::MAX),
+                Ok(HeaderStatus::Complete { header, header_len })
+                    if (self.read.len() - header_len) as u64 >= header.payload_len
+            )
+    }
+
     /// Bytes of a fragmented message held for assembly so far ([`Delivery::Assembled`]).
     #[must_use]
     pub fn buffered_message_len(&self) -> usize {

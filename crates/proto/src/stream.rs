@@ -114,8 +114,15 @@ pub struct StreamConfig {
     /// more: a slow peer cannot grow memory without bound. Default 1 MiB.
     pub write_buffer_limit: usize,
     /// Spare room asked for before each read; the buffer grows beyond it only while a
-    /// frame needs more. Default 8 KiB.
+    /// frame needs more, or while the peer keeps it busy (see
+    /// [`read_chunk_max`](Self::read_chunk_max)). Default 8 KiB.
     pub read_chunk: usize,
+    /// While reads keep filling the room they were given, the next read is offered
+    /// twice as much, up to this (default 64 KiB); a read that comes back short
+    /// returns to [`read_chunk`](Self::read_chunk). A pipelining peer is thus read in
+    /// batches of several messages, whose replies go out in one write, and an idle
+    /// or slow one costs one small buffer.
+    pub read_chunk_max: usize,
     /// How long the opening handshake may take (a peer that trickles its request is
     /// dropped). Default 10 s.
     pub handshake_timeout: Option<Duration>,
@@ -130,6 +137,7 @@ impl Default for StreamConfig {
             protocol: Config::default(),
             write_buffer_limit: 1 << 20,
             read_chunk: 8 * 1024,
+            read_chunk_max: 64 * 1024,
             handshake_timeout: Some(Duration::from_secs(10)),
             close_timeout: Some(Duration::from_secs(5)),
         }
@@ -157,6 +165,13 @@ impl StreamConfig {
     /// Sets [`read_chunk`](Self::read_chunk).
     pub fn read_chunk(mut self, bytes: usize) -> Self {
         self.read_chunk = bytes.max(64);
+        self
+    }
+
+    /// Sets [`read_chunk_max`](Self::read_chunk_max) (at least `read_chunk` in
+    /// effect; equal to it turns the growth off).
+    pub fn read_chunk_max(mut self, bytes: usize) -> Self {
+        self.read_chunk_max = bytes;
         self
     }
 
@@ -224,6 +239,13 @@ pub fn read_into_spare<R: ReadOutcome>(
     let result = read(&mut buf[len..]);
     buf.truncate(len + result.bytes_read().min(room));
     result
+}
+
+/// Frees `buf`'s allocation if it holds no bytes.
+fn release_if_empty(buf: &mut BytesMut) {
+    if buf.is_empty() && buf.capacity() > 0 {
+        *buf = BytesMut::new();
+    }
 }
 
 /// The error of a message stream, whatever the runtime.
@@ -338,6 +360,8 @@ pub struct StreamCore {
     config: StreamConfig,
     /// The message stream ended (close received and answered, or an error).
     finished: bool,
+    /// Room offered to the next read (between `read_chunk` and `read_chunk_max`).
+    read_size: usize,
 }
 
 impl StreamCore {
@@ -345,6 +369,7 @@ impl StreamCore {
     pub fn new(conn: Connection, config: StreamConfig) -> Self {
         Self {
             conn,
+            read_size: config.read_chunk,
             config,
             finished: false,
         }
@@ -441,7 +466,7 @@ impl StreamCore {
             .conn
             .frame_bytes_wanted()
             .min(self.config.protocol.max_frame_size);
-        let want = self.config.read_chunk.max(wanted);
+        let want = self.read_size.max(wanted);
         let buf = self.conn.read_buf();
         if buf.capacity() - buf.len() < want {
             buf.reserve(want);
@@ -449,13 +474,35 @@ impl StreamCore {
         buf
     }
 
+    /// How many bytes the next read should bring at most, for readers that must
+    /// zero the slice they read into: [`StreamConfig::read_chunk`], doubled after
+    /// each read that filled it, up to [`StreamConfig::read_chunk_max`]. (Readers
+    /// into spare capacity may take all that [`prepare_read`](Self::prepare_read)
+    /// reserved.)
+    pub fn read_size(&self) -> usize {
+        self.read_size
+    }
+
+    /// Reports how many bytes the read after [`prepare_read`](Self::prepare_read)
+    /// brought: one that brought at least [`read_size`](Self::read_size) makes the
+    /// next one larger, a short one resets it.
+    pub fn read_done(&mut self, n: usize) {
+        self.read_size = if n >= self.read_size {
+            (self.read_size * 2).min(self.config.read_chunk_max.max(self.config.read_chunk))
+        } else {
+            self.config.read_chunk
+        };
+    }
+
     /// [`prepare_read`](Self::prepare_read), then `read` into the spare capacity
     /// with [`read_into_spare`] (at most [`StreamConfig::read_chunk`] bytes zeroed),
     /// for readers that need an initialized slice. Returns what `read` returned; a
     /// read of 0 bytes should be followed by [`receive_eof`](Self::receive_eof).
     pub fn read_with<R: ReadOutcome>(&mut self, read: impl FnOnce(&mut [u8]) -> R) -> R {
-        let chunk = self.config.read_chunk;
-        read_into_spare(self.prepare_read(), chunk, read)
+        let chunk = self.read_size;
+        let result = read_into_spare(self.prepare_read(), chunk, read);
+        self.read_done(result.bytes_read());
+        result
     }
 
     /// Bytes the read buffer holds allocated (0 for an idle connection).
@@ -512,13 +559,18 @@ impl StreamCore {
         self.conn.consume(n);
     }
 
-    /// Releases the read buffer's memory if it holds nothing: call when the
-    /// connection goes idle, so an idle connection costs little.
+    /// Releases the read and write buffers' memory where they hold nothing: call
+    /// when the connection goes idle, so an idle connection costs little.
     pub fn release_idle_buffers(&mut self) {
-        let buf = self.conn.read_buf();
-        if buf.is_empty() && buf.capacity() > 0 {
-            *buf = BytesMut::new();
-        }
+        release_if_empty(self.conn.read_buf());
+        release_if_empty(self.conn.output_buf());
+    }
+
+    /// Whether a whole frame is already buffered, so the next
+    /// [`next_message`](Self::next_message) needs no read (see
+    /// [`Connection::has_whole_frame`]).
+    pub fn input_ready(&self) -> bool {
+        self.conn.has_whole_frame()
     }
 }
 
@@ -664,6 +716,30 @@ mod tests {
         small.read_buf().extend_from_slice(&frame[..14]);
         assert!(small.next_message().is_none());
         assert!(small.prepare_read().capacity() < 200_000 + 64 * 1024);
+    }
+
+    #[test]
+    fn read_size_grows_while_reads_fill_and_resets_when_short() {
+        let (_, mut server) = pair();
+        let config = StreamConfig::default();
+        assert_eq!(server.read_size(), config.read_chunk);
+        let mut sizes = Vec::new();
+        for _ in 0..5 {
+            let n = server.read_size();
+            server.read_done(n);
+            sizes.push(server.read_size());
+        }
+        assert_eq!(sizes, [16 << 10, 32 << 10, 64 << 10, 64 << 10, 64 << 10]);
+        assert!(server.prepare_read().capacity() >= 64 << 10);
+        server.read_done(100);
+        assert_eq!(server.read_size(), config.read_chunk);
+        // Equal bounds: no growth.
+        let mut fixed = StreamCore::new(
+            Connection::new(Role::Server, Config::default()),
+            StreamConfig::default().read_chunk_max(0),
+        );
+        fixed.read_done(1 << 20);
+        assert_eq!(fixed.read_size(), config.read_chunk);
     }
 
     #[test]

@@ -91,8 +91,15 @@ where
 {
     let config = config.assembled();
     let mut io = TokioIo(stream);
-    let (conn, request) =
-        poll::server_handshake(&mut io, &config, callback, Some(&TokioTimer)).await?;
+    // Boxed: the handshake's state lives on the heap only while it runs, so the
+    // future of a task that accepts and then serves stays small for its lifetime.
+    let (conn, request) = Box::pin(poll::server_handshake(
+        &mut io,
+        &config,
+        callback,
+        Some(&TokioTimer),
+    ))
+    .await?;
     let inner = poll::server_stream(io, conn, request, config, Some(TokioTimer));
     Ok(WebSocketStream::from_poll(inner))
 }
@@ -128,7 +135,12 @@ pub async fn connect_with(
         let stream = TcpStream::connect(parsed.authority()).await?;
         stream.set_nodelay(true)?;
         let mut io = TokioIo(stream);
-        let handshake = poll::client_handshake(&mut io, &parsed, &options, None::<&TokioTimer>);
+        let handshake = Box::pin(poll::client_handshake(
+            &mut io,
+            &parsed,
+            &options,
+            None::<&TokioTimer>,
+        ));
         let (conn, response) = handshake.await?;
         Ok(client_stream(io, conn, response, options.config))
     })
@@ -169,7 +181,12 @@ where
     let parsed = parse_url(url)?;
     let options = options.assembled();
     let mut io = TokioIo(stream);
-    let handshake = poll::client_handshake(&mut io, &parsed, &options, Some(&TokioTimer));
+    let handshake = Box::pin(poll::client_handshake(
+        &mut io,
+        &parsed,
+        &options,
+        Some(&TokioTimer),
+    ));
     let (conn, response) = handshake.await?;
     Ok(client_stream(io, conn, response, options.config))
 }

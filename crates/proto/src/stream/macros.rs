@@ -156,6 +156,15 @@ macro_rules! __poll_adapter_types {
             /// Sends a message: waits while the write buffer is over its limit, queues the
             /// message, and writes everything queued.
             ///
+            /// **Batching**: when a received frame is already buffered (the peer sent a
+            /// burst), the write is held back until the next [`recv`](Self::recv) that has
+            /// to wait for input, or a `send` or [`flush`](Self::flush) that finds no frame
+            /// buffered. An echo or request/response loop thus answers a burst of `n`
+            /// messages with one write instead of `n`, without any change to the loop. A
+            /// reply is held only while messages that arrived before it are handed out;
+            /// call [`flush`](Self::flush) to write at once (for example before a long
+            /// computation on the next message). Split halves always write in `send`.
+            ///
             /// **Cancel safety**: dropped while waiting for room, the message is not sent;
             /// dropped after that, it is queued and goes out with the next write (a later
             /// `send`, `flush`, or a `recv` making room to read). Either way the stream

@@ -35,7 +35,8 @@ pub trait PollIo {
     /// Reads into the spare capacity of `buf` (appending), returning the bytes read
     /// (0: EOF). Readers that need an initialized slice use
     /// [`read_into_spare`](super::read_into_spare) with `chunk`
-    /// ([`StreamConfig::read_chunk`]); others may fill all the spare capacity.
+    /// ([`StreamCore::read_size`](super::StreamCore::read_size): 8 KiB, more while
+    /// the peer keeps reads full); others may fill all the spare capacity.
     fn poll_read_into(
         &mut self,
         cx: &mut Context<'_>,
@@ -300,10 +301,13 @@ impl<IO: PollIo, T: CloseTimer> Driver<IO, T> {
                 rs.ended = true;
                 return Poll::Ready(None);
             }
+            let queued = self.core.output().len();
             if let Some(result) = self.core.next_message() {
-                if !self.core.output().is_empty() {
-                    // Best effort: answer now (pong, close echo, error close); what
-                    // does not fit goes with the next write.
+                if self.core.output().len() > queued {
+                    // The message queued a reply (pong, close echo, error close):
+                    // best effort, answer now; what does not fit goes with the next
+                    // write. Messages the application queued without flushing wait
+                    // for the read below, so one write carries a whole batch.
                     let _ = with_write_cx(cx, write_waker, |wcx| self.poll_write_out(wcx));
                 }
                 return Poll::Ready(Some(result));
@@ -324,7 +328,7 @@ impl<IO: PollIo, T: CloseTimer> Driver<IO, T> {
                 Poll::Pending if self.core.write_buffer_full() => return self.pending(rs, cx),
                 _ => {}
             }
-            let chunk = self.core.config().read_chunk;
+            let chunk = self.core.read_size();
             let buf = self.core.prepare_read();
             match self.io.poll_read_into(cx, buf, chunk) {
                 Poll::Pending => {
@@ -332,7 +336,7 @@ impl<IO: PollIo, T: CloseTimer> Driver<IO, T> {
                     return self.pending(rs, cx);
                 }
                 Poll::Ready(Ok(0)) => self.core.receive_eof(),
-                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Ok(n)) => self.core.read_done(n),
                 Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(self.fail(rs, e.into())))),
             }
         }
@@ -521,13 +525,19 @@ impl<IO: PollIo, T: CloseTimer> PollStream<IO, T> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
 
-    /// Waits for room, queues `message`, writes everything queued.
+    /// Waits for room, queues `message`, writes everything queued, unless a
+    /// received frame is already buffered: then the write waits for the next
+    /// [`recv`](Self::recv) that needs input (or a `send` or `flush` that finds
+    /// none buffered), so replies to a burst of messages go out in one write.
     ///
     /// # Errors
     ///
     /// [`Error::Local`] after a close was sent; [`Error::Io`].
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
         self.feed(message).await?;
+        if self.driver.core.input_ready() {
+            return Ok(());
+        }
         self.flush().await
     }
 

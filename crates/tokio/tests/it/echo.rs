@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferrosocket_tokio::{CloseCode, Error, Message, OpCode, StreamConfig, connect};
+use ferrosocket_tokio::{
+    CloseCode, Error, Message, OpCode, Role, StreamConfig, WebSocketStream, connect,
+};
 use futures_util::{SinkExt, StreamExt, stream};
 
 use crate::{duplex_pair, tcp_echo_server, within};
@@ -152,4 +154,93 @@ async fn read_buffer_is_released_when_idle() {
     );
     within(ws.close(None)).await.unwrap();
     within(server).await.unwrap().unwrap();
+}
+
+/// A socket that counts its write calls.
+struct CountingWrites {
+    inner: tokio::io::DuplexStream,
+    writes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl tokio::io::AsyncRead for CountingWrites {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for CountingWrites {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[tokio::test]
+async fn recv_send_echo_answers_a_burst_in_one_write() {
+    use ferrosocket_tokio::proto::{Config, Connection};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let (a, mut peer) = tokio::io::duplex(1 << 20);
+    let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let socket = CountingWrites {
+        inner: a,
+        writes: writes.clone(),
+    };
+    let mut ws = WebSocketStream::from_raw_socket(socket, Role::Server, StreamConfig::default());
+    // 16 masked messages in one write, as a pipelining client sends them.
+    let mut client = Connection::new(Role::Client, Config::default());
+    for i in 0..16u8 {
+        client.send_binary(&[i; 20]).unwrap();
+    }
+    peer.write_all(&client.take_output()).await.unwrap();
+
+    // The plain echo loop, for the 16 messages of the burst.
+    for i in 0..16u8 {
+        let m = within(ws.recv()).await.unwrap().unwrap();
+        assert_eq!(m, Message::binary(vec![i; 20]));
+        ws.send(m).await.unwrap();
+    }
+    // The last send found nothing buffered: everything went out, in one write.
+    assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 1);
+    let mut echoed = vec![0; 16 * 22];
+    within(peer.read_exact(&mut echoed)).await.unwrap();
+    client.receive_data(&echoed);
+    for i in 0..16u8 {
+        assert!(matches!(
+            client.next_event(),
+            Some(Ok(ferrosocket_tokio::proto::Event::Binary { data, .. })) if data[..] == [i; 20]
+        ));
+    }
+
+    // A lone message is answered by send itself, before any further recv.
+    let mut client_msg = Connection::new(Role::Client, Config::default());
+    client_msg.send_text("alone").unwrap();
+    peer.write_all(&client_msg.take_output()).await.unwrap();
+    let m = within(ws.recv()).await.unwrap().unwrap();
+    ws.send(m).await.unwrap();
+    assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 2);
+    let mut echoed = vec![0; 7];
+    within(peer.read_exact(&mut echoed)).await.unwrap();
+    assert_eq!(&echoed, b"\x81\x05alone");
 }
