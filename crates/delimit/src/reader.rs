@@ -98,6 +98,8 @@ pub struct ReadDelimiter {
     need_total: usize,
     /// A push was refused: data was lost, only `clear` resumes.
     refused: bool,
+    /// The message the last refused push belonged to, if it did not end it.
+    refused_open: Option<DataKind>,
     /// After `clear` in the middle of a message: the rest of it is dropped.
     discarding: Option<DataKind>,
     scanned: u64,
@@ -161,6 +163,7 @@ impl ReadDelimiter {
             need_until: 0,
             need_total: 0,
             refused: false,
+            refused_open: None,
             discarding: None,
             scanned: 0,
         }
@@ -387,11 +390,17 @@ impl ReadDelimiter {
     /// as it arrives; ends a refused state. The mode and cap stay.
     pub fn clear(&mut self) {
         self.prune();
-        self.discarding = self.segs.back().filter(|s| !s.finished).map(|s| s.kind);
+        // The message in progress: the one the last push (refused or not) was part of.
+        self.discarding = if self.refused {
+            self.refused_open
+        } else {
+            self.segs.back().filter(|s| !s.finished).map(|s| s.kind)
+        };
         self.consumed += self.buf.len() as u64;
         self.buf.clear();
         self.drop_segs();
         self.refused = false;
+        self.refused_open = None;
         self.reset_scans();
     }
 
@@ -436,15 +445,20 @@ impl ReadDelimiter {
             // Another type: a new message, the cleared one must have ended.
             self.discarding = None;
         }
-        if self.refused {
-            return Err(self.overflow());
-        }
         self.prune();
-        if self.load() > self.effective_buffer_size() {
-            self.refused = true;
+        let len = data.len();
+        if self.refused || self.load() > self.effective_buffer_size() {
+            if !self.refused {
+                self.refused = true;
+                self.refused_open = self.segs.back().filter(|s| !s.finished).map(|s| s.kind);
+            }
+            if fin {
+                self.refused_open = None;
+            } else if len > 0 {
+                self.refused_open = Some(kind);
+            }
             return Err(self.overflow());
         }
-        let len = data.len();
         if len == 0 && !fin {
             return Ok(());
         }
@@ -786,8 +800,8 @@ impl ReadDelimiter {
         let Mode::Regex(mode) = &self.mode else {
             return Ok(None);
         };
-        let regex = mode.regex.clone();
-        let search = mode.search;
+        // Borrowed, not cloned: a clone of a regex starts with an empty cache pool.
+        let (regex, search) = (&mode.regex, mode.search);
         // 1. Message ends are settle points: the data up to the end of each buffered
         //    message, in turn, from the first not yet searched.
         let done = self.regex_done.max(self.consumed);
@@ -803,8 +817,9 @@ impl ReadDelimiter {
         }
         for end in ends {
             let hay = self.offset(end);
-            if let Some(found) = self.find(&regex, search, hay, true) {
-                return self.take_match(run.kind, search, found).map(Some);
+            self.scanned += hay as u64;
+            if let Some(found) = find(regex, search, &self.buf[..hay], true) {
+                return self.take_match(run.kind, found).map(Some);
             }
             self.regex_done = end;
         }
@@ -819,49 +834,19 @@ impl ReadDelimiter {
         if self.regex_seen == Some((self.consumed, hay)) {
             return Self::stalled(run);
         }
-        if let Some(found) = self.find(&regex, search, hay, false) {
-            return self.take_match(run.kind, search, found).map(Some);
+        self.scanned += hay as u64;
+        if let Some(found) = find(regex, search, &self.buf[..hay], false) {
+            return self.take_match(run.kind, found).map(Some);
         }
         self.regex_seen = Some((self.consumed, hay));
         Self::stalled(run)
     }
 
-    /// Searches `buf[..hay]`; `settled`: the haystack ends at a message end.
     #[cfg(feature = "regex")]
-    fn find(
-        &mut self,
-        regex: &regex::bytes::Regex,
-        search: bool,
-        hay: usize,
-        settled: bool,
-    ) -> Option<Found> {
-        self.scanned += hay as u64;
-        let haystack = &self.buf[..hay];
-        let counts = |end: usize| settled || end < hay;
-        if search {
-            let m = regex.find_iter(haystack).find(|m| !m.is_empty())?;
-            counts(m.end()).then(|| Found::Search(m.range()))
-        } else {
-            let caps = regex.captures(haystack)?;
-            let whole = caps.get(0)?;
-            (whole.start() == 0 && !whole.is_empty() && counts(whole.end()))
-                .then(|| Found::Match(caps.iter().map(|g| g.map(|m| m.range())).collect()))
-        }
-    }
-
-    #[cfg(feature = "regex")]
-    fn take_match(
-        &mut self,
-        kind: DataKind,
-        search: bool,
-        found: Found,
-    ) -> Result<Item, DelimitError> {
+    fn take_match(&mut self, kind: DataKind, found: Found) -> Result<Item, DelimitError> {
         self.regex_seen = None;
         match found {
-            Found::Search(range) => {
-                debug_assert!(search);
-                self.take(kind, range.start, range.len())
-            }
+            Found::Search(range) => self.take(kind, range.start, range.len()),
             Found::Match(groups) => {
                 let end = groups
                     .first()
@@ -904,6 +889,30 @@ impl ReadDelimiter {
                 valid_up_to: e.valid_up_to(),
             }),
         }
+    }
+}
+
+/// Searches `haystack` (search mode) or matches at its start; `settled`: the
+/// haystack ends at a message end, else a match must end before the haystack does.
+/// Empty matches never count.
+#[cfg(feature = "regex")]
+fn find(
+    regex: &regex::bytes::Regex,
+    search: bool,
+    haystack: &[u8],
+    settled: bool,
+) -> Option<Found> {
+    let counts = |end: usize| settled || end < haystack.len();
+    if search {
+        let m = regex.find_iter(haystack).find(|m| !m.is_empty())?;
+        counts(m.end()).then(|| Found::Search(m.range()))
+    } else {
+        // Leftmost-first: if any match starts at 0, the leftmost one is the one an
+        // anchored search would give.
+        let caps = regex.captures(haystack)?;
+        let whole = caps.get(0)?;
+        (whole.start() == 0 && !whole.is_empty() && counts(whole.end()))
+            .then(|| Found::Match(caps.iter().map(|g| g.map(|m| m.range())).collect()))
     }
 }
 

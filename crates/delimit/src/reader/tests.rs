@@ -141,7 +141,7 @@ fn entire_message_overflows_past_the_cap() {
     assert_eq!(err.close_code(), 1009);
     assert_eq!(drain(&mut r), [Got::Err(err.clone())]);
     // Another push while over the cap is refused, and stays refused until `clear`.
-    assert_eq!(r.push(Binary, b"6", true), Err(err.clone()));
+    assert_eq!(r.push(Binary, b"6", false), Err(err.clone()));
     assert_eq!(r.buffered_len(), 5);
     assert_eq!(drain(&mut r), [Got::Err(err)]);
     r.clear();
@@ -151,6 +151,27 @@ fn entire_message_overflows_past_the_cap() {
     assert_eq!(drain(&mut r), []);
     r.push(Binary, b"8", true).unwrap();
     assert_eq!(drain(&mut r), [b(b"8")]);
+}
+
+#[test]
+fn clear_after_a_refused_push_knows_whether_the_message_ended() {
+    // The refused push ended the message: the next message is kept.
+    let mut r = ReadDelimiter::new().buffer_size(2);
+    r.push(Binary, b"123", false).unwrap();
+    assert!(r.push(Binary, b"4", true).is_err());
+    r.clear();
+    r.push(Binary, b"next", true).unwrap();
+    assert_eq!(drain(&mut r), [b(b"next")]);
+    // The refused push started a message that goes on: its rest is dropped.
+    let mut r = reader(Mode::delimiter("\n")).buffer_size(2);
+    r.push(Text, b"123", true).unwrap();
+    assert!(r.push(Binary, b"4", false).is_err());
+    assert!(r.push(Binary, b"", false).is_err());
+    r.clear();
+    r.push(Binary, b"5\n", true).unwrap();
+    assert_eq!(drain(&mut r), []);
+    r.push(Binary, b"6\n", true).unwrap();
+    assert_eq!(drain(&mut r), [b(b"6")]);
 }
 
 #[test]

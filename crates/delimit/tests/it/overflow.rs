@@ -174,7 +174,7 @@ fn a_refused_push_stays_refused_until_clear() {
     reader.set_mode(Mode::Chunks).unwrap();
     // Even a mode that could drain cannot hide the hole in the stream.
     assert_eq!(reader.next_item().unwrap().unwrap_err(), overflow);
-    assert_eq!(reader.push(Binary, b"7", true), Err(overflow));
+    assert_eq!(reader.push(Binary, b"7", false), Err(overflow));
     reader.clear();
     // The message in progress was cut: its rest is dropped.
     reader.push(Binary, b"8", true).unwrap();
