@@ -6,6 +6,8 @@
 //! unchanged, when asked again, and consumes nothing.
 #![no_main]
 
+use std::sync::LazyLock;
+
 use bytes::Bytes;
 use ferrosocket_delimit::{
     DataKind, Framing, LengthPrefixed, Mode, Prefix, ReadDelimiter, Record, RecordError,
@@ -73,6 +75,16 @@ impl RecordFramer for Wild {
     }
 }
 
+/// The regex modes, compiled once (compiling per input would dominate the run).
+static REGEXES: LazyLock<[RegexMode; 4]> = LazyLock::new(|| {
+    [
+        RegexMode::text_search(r"\s*[,;]\s*").expect("pattern"),
+        RegexMode::binary_search("a+|(?-u:\\xff)").expect("pattern"),
+        RegexMode::text_match(r"(\w+)=(\d*)?;|x*").expect("pattern"),
+        RegexMode::binary_match(r"(?-u:(\x00+)(\x01)?)").expect("pattern"),
+    ]
+});
+
 fn mode(input: &mut Input<'_>) -> Mode {
     let choice = input.byte().unwrap_or(0);
     let arg = input.byte().unwrap_or(0);
@@ -91,10 +103,7 @@ fn mode(input: &mut Input<'_>) -> Mode {
         )),
         8 => Mode::length_prefixed(Prefix::U8),
         9 => Mode::Variable(Box::new(Wild)),
-        10 => Mode::Regex(RegexMode::text_search(r"\s*[,;]\s*").expect("pattern")),
-        11 => Mode::Regex(RegexMode::binary_search("a+|(?-u:\\xff)").expect("pattern")),
-        12 => Mode::Regex(RegexMode::text_match(r"(\w+)=(\d*)?;|x*").expect("pattern")),
-        _ => Mode::Regex(RegexMode::binary_match(r"(?-u:(\x00+)(\x01)?)").expect("pattern")),
+        n => Mode::Regex(REGEXES[usize::from(n - 10)].clone()),
     }
 }
 
