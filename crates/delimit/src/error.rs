@@ -26,7 +26,8 @@ pub enum DelimitError {
         found: DataKind,
     },
     /// More data is buffered without forming an item than the cap allows (peer's
-    /// fault, close code 1009, message too big). Further pushes are refused until
+    /// fault, close code 1009, message too big). A push made while over the cap is
+    /// refused with this error, and so is every push after it until
     /// [`clear`](crate::ReadDelimiter::clear).
     Overflow {
         /// Bytes buffered (an empty message buffered counts as one).

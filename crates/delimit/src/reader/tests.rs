@@ -875,3 +875,52 @@ fn errors_say_what_happened() {
     fn assert_send<T: Send>() {}
     assert_send::<ReadDelimiter>();
 }
+
+// Accessors.
+
+#[test]
+fn accessors_say_what_the_reader_and_modes_are() {
+    let mut r = ReadDelimiter::default();
+    assert_eq!(r.cap(), DEFAULT_BUFFER_SIZE);
+    assert_eq!(DEFAULT_BUFFER_SIZE, 64 * 1024);
+    r.set_buffer_size(10);
+    assert_eq!((r.cap(), r.effective_buffer_size()), (10, 10));
+    assert!(matches!(r.mode(), Mode::EntireMessage));
+
+    let only = |m: Mode| m.only_for();
+    assert_eq!(only(Mode::EntireMessage), None);
+    assert_eq!(only(Mode::Chunks), None);
+    assert_eq!(only(Mode::Bytes(1)), None);
+    assert_eq!(only(Mode::delimiter("\n")), None);
+    assert_eq!(only(Mode::delimiter(b"\xff")), Some(Binary));
+    assert_eq!(only(Mode::text_delimiter("\n")), Some(Text));
+    assert_eq!(only(Mode::records::<Pair>()), Some(Binary));
+    assert_eq!(only(Mode::length_prefixed(Prefix::U8)), Some(Binary));
+
+    r.push(Text, b"t", true).unwrap();
+    r.push(Binary, b"\x01\x02", true).unwrap();
+    let text = r.next_item().unwrap().unwrap();
+    assert_eq!((text.kind(), text.as_text()), (Text, Some("t")));
+    assert!(text.into_record::<Pair>().is_none());
+    r.set_mode(Mode::records::<Pair>()).unwrap();
+    let record = r.next_item().unwrap().unwrap();
+    assert_eq!(record.kind(), Binary);
+    assert_eq!((record.as_text(), record.as_bytes()), (None, None));
+    assert_eq!(record.into_record::<Pair>(), Some(Pair(1, 2)));
+}
+
+#[cfg(feature = "regex")]
+#[test]
+fn regex_modes_say_what_they_are() {
+    use crate::RegexMode;
+    let m = RegexMode::text_match("a(b)").unwrap();
+    assert_eq!((m.as_str(), m.kind(), m.is_search()), ("a(b)", Text, false));
+    assert_eq!(Mode::Regex(m).only_for(), Some(Text));
+    let m = RegexMode::from_binary_regex(regex::bytes::Regex::new("z").unwrap(), true);
+    assert_eq!((m.kind(), m.is_search()), (Binary, true));
+    let mut r = reader(Mode::Regex(m));
+    r.push(Binary, b"yzy", true).unwrap();
+    let item = r.next_item().unwrap().unwrap();
+    assert_eq!(item.kind(), Binary);
+    assert_eq!(item.as_bytes(), Some(&b"y"[..]));
+}
