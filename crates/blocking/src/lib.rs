@@ -69,6 +69,8 @@ pub use stream::WebSocketStream;
 pub use transport::{NoTimeouts, Transport};
 
 pub use ferrosocket_proto as proto;
+#[cfg(feature = "deflate")]
+pub use ferrosocket_proto::deflate::DeflateConfig;
 pub use ferrosocket_proto::handshake::{Accept, Headers, Reject, Request};
 pub use ferrosocket_proto::stream::{
     ClientOptions, Decision, Error, Message, Response, StreamConfig,

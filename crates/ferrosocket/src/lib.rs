@@ -58,6 +58,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use ferrosocket_proto as proto;
+#[cfg(feature = "deflate")]
+pub use ferrosocket_proto::deflate::DeflateConfig;
 pub use ferrosocket_proto::handshake::{Accept, Headers, Reject, Request};
 pub use ferrosocket_proto::stream::{Error, Message, StreamConfig};
 pub use ferrosocket_proto::{

@@ -116,6 +116,8 @@ pub use stream::{ReadHalf, ReuniteError, WebSocketStream, WriteHalf};
 pub use timer::{BoxedSleep, Timer};
 
 pub use ferrosocket_proto as proto;
+#[cfg(feature = "deflate")]
+pub use ferrosocket_proto::deflate::DeflateConfig;
 pub use ferrosocket_proto::handshake::{Accept, Headers, Reject, Request};
 pub use ferrosocket_proto::stream::{
     ClientOptions, Decision, Error, Message, Response, StreamConfig,

@@ -80,6 +80,8 @@ extern crate std;
 
 mod config;
 mod connection;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 mod error;
 mod event;
 mod extension;

@@ -129,6 +129,12 @@ pub struct StreamConfig {
     /// How long to wait for the peer's close after sending ours before dropping the
     /// socket. Default 5 s.
     pub close_timeout: Option<Duration>,
+    /// permessage-deflate (RFC 7692): a client offers it, a server accepts the
+    /// first offer it can honour; `None` turns it off. Default: on with
+    /// [`DeflateConfig::default`](crate::deflate::DeflateConfig), so it is used
+    /// wherever the peer wants it too (browsers always offer it).
+    #[cfg(feature = "deflate")]
+    pub compression: Option<crate::deflate::DeflateConfig>,
 }
 
 impl Default for StreamConfig {
@@ -140,6 +146,8 @@ impl Default for StreamConfig {
             read_chunk_max: 64 * 1024,
             handshake_timeout: Some(Duration::from_secs(10)),
             close_timeout: Some(Duration::from_secs(5)),
+            #[cfg(feature = "deflate")]
+            compression: Some(crate::deflate::DeflateConfig::new()),
         }
     }
 }
@@ -165,6 +173,13 @@ impl StreamConfig {
     /// Sets [`read_chunk`](Self::read_chunk).
     pub fn read_chunk(mut self, bytes: usize) -> Self {
         self.read_chunk = bytes.max(64);
+        self
+    }
+
+    /// Sets [`compression`](Self::compression).
+    #[cfg(feature = "deflate")]
+    pub fn compression(mut self, compression: Option<crate::deflate::DeflateConfig>) -> Self {
+        self.compression = compression;
         self
     }
 
@@ -273,6 +288,11 @@ pub enum Error {
     },
     /// The opening or closing handshake took longer than configured.
     Timeout,
+    /// Client: the server's answer agreed to an extension in a way we did not
+    /// offer (RFC 7692 section 7.1: the client fails the connection; the socket is
+    /// dropped). [`close_code`](crate::deflate::ConfirmError::close_code) is 1010.
+    #[cfg(feature = "deflate")]
+    Extension(crate::deflate::ConfirmError),
     /// The URL is not one this adapter can connect to.
     InvalidUrl(String),
 }
@@ -288,6 +308,8 @@ impl fmt::Display for Error {
                 write!(f, "the server rejected the upgrade with HTTP {status}")
             }
             Self::Timeout => f.write_str("timed out"),
+            #[cfg(feature = "deflate")]
+            Self::Extension(e) => write!(f, "handshake failed: {e}"),
             Self::InvalidUrl(u) => write!(f, "invalid WebSocket URL: {u}"),
         }
     }
@@ -300,6 +322,8 @@ impl std::error::Error for Error {
             Self::Protocol(e) => Some(e),
             Self::Local(e) => Some(e),
             Self::Handshake(e) => Some(e),
+            #[cfg(feature = "deflate")]
+            Self::Extension(e) => Some(e),
             _ => None,
         }
     }

@@ -467,8 +467,12 @@ async fn write_back_pressure<R: Rt>() {
     };
     let client = async {
         let limit = 16 * 1024;
-        let options =
-            ClientOptions::new().config(StreamConfig::default().write_buffer_limit(limit));
+        // Uncompressed, so that the socket buffers fill with the messages' own bytes.
+        let options = ClientOptions::new().config(
+            StreamConfig::default()
+                .write_buffer_limit(limit)
+                .compression(None),
+        );
         let mut ws = R::connect_with(url.clone(), options).await.unwrap().0;
         let chunk = vec![7u8; 4096];
         let mut sent = 0;

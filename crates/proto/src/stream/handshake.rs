@@ -126,6 +126,10 @@ impl ClientOptions {
         if let Some(origin) = &self.origin {
             request = request.origin(origin.clone());
         }
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = &self.config.compression {
+            request = request.extension(crate::deflate::client_offer(deflate));
+        }
         request
     }
 
@@ -248,6 +252,26 @@ impl HandshakeIo for ClientHandshake {
 pub struct ServerHandshake {
     ws: WsConnection,
     read_chunk: usize,
+    /// permessage-deflate as configured, then as negotiated with the request.
+    #[cfg(feature = "deflate")]
+    deflate: Deflate,
+}
+
+/// Where permessage-deflate is in a server handshake.
+#[cfg(feature = "deflate")]
+#[derive(Debug)]
+enum Deflate {
+    /// Configured (or not): the request has not come yet.
+    Configured(Option<crate::deflate::DeflateConfig>),
+    /// The offer accepted: the answer's element and the extension.
+    Agreed(
+        Box<(
+            ferrosocket_handshake::ExtensionOffer,
+            crate::deflate::Deflate,
+        )>,
+    ),
+    /// Off, or every offer declined.
+    Declined,
 }
 
 impl ServerHandshake {
@@ -256,6 +280,8 @@ impl ServerHandshake {
         Self {
             ws: WsConnection::server(config.protocol),
             read_chunk: config.read_chunk,
+            #[cfg(feature = "deflate")]
+            deflate: Deflate::Configured(config.compression.clone()),
         }
     }
 
@@ -268,7 +294,18 @@ impl ServerHandshake {
     pub fn next_request(&mut self) -> Result<Option<Box<Request>>, Refusal> {
         loop {
             match self.ws.next_event() {
-                Some(Ok(Event::Request(request))) => return Ok(Some(request)),
+                Some(Ok(Event::Request(request))) => {
+                    #[cfg(feature = "deflate")]
+                    if let Deflate::Configured(config) = &self.deflate {
+                        self.deflate = config
+                            .as_ref()
+                            .and_then(|c| crate::deflate::server_negotiate(c, request.extensions()))
+                            .map_or(Deflate::Declined, |agreed| {
+                                Deflate::Agreed(Box::new(agreed))
+                            });
+                    }
+                    return Ok(Some(request));
+                }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => {
                     return Err(Refusal {
@@ -290,7 +327,7 @@ impl ServerHandshake {
     /// the request does not allow: a 500 answer and [`Error::Handshake`].
     pub fn decide(&mut self, decision: Decision) -> Result<(), Refusal> {
         match decision {
-            Decision::Accept(accept) => self.ws.accept(&accept).map_err(invalid),
+            Decision::Accept(accept) => self.accept(accept),
             Decision::Reject(reject) => {
                 self.ws.reject(&reject).map_err(invalid)?;
                 Err(Refusal {
@@ -302,6 +339,27 @@ impl ServerHandshake {
                 })
             }
         }
+    }
+
+    /// Accepts, with permessage-deflate if it was agreed and the application's
+    /// answer does not name an extension of that name itself.
+    fn accept(&mut self, accept: Accept) -> Result<(), Refusal> {
+        #[cfg(feature = "deflate")]
+        if let Deflate::Agreed(..) = self.deflate {
+            let named = accept
+                .agreed_extensions()
+                .iter()
+                .any(|e| ferrosocket_deflate::is_permessage_deflate(&e.name));
+            if let (false, Deflate::Agreed(agreed)) = (
+                named,
+                core::mem::replace(&mut self.deflate, Deflate::Declined),
+            ) {
+                let (answer, ext) = *agreed;
+                let accept = accept.extension(answer);
+                return self.ws.accept_with_extension(&accept, ext).map_err(invalid);
+            }
+        }
+        self.ws.accept(&accept).map_err(invalid)
     }
 
     /// The open connection, after [`decide`](Self::decide) accepted (bytes that
@@ -341,6 +399,9 @@ pub struct ClientHandshake {
     read_chunk: usize,
     body_limit: usize,
     rejected: Option<(u16, BytesMut)>,
+    /// What permessage-deflate offer went out.
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl ClientHandshake {
@@ -358,6 +419,8 @@ impl ClientHandshake {
             read_chunk: options.config.read_chunk,
             body_limit,
             rejected: None,
+            #[cfg(feature = "deflate")]
+            deflate: options.config.compression.clone(),
         })
     }
 
@@ -373,6 +436,10 @@ impl ClientHandshake {
             let event = self.ws().next_event()?;
             match event {
                 Ok(Event::Accept(accepted)) => {
+                    #[cfg(feature = "deflate")]
+                    if let Err(e) = self.install_deflate(&accepted.extensions) {
+                        return Some(Err(e));
+                    }
                     let response = Response {
                         status: 101,
                         subprotocol: accepted.subprotocol,
@@ -400,6 +467,30 @@ impl ClientHandshake {
                 }
                 Ok(_) => {}
                 Err(e) => return Some(Err(self.read_failed(e.into()))),
+            }
+        }
+    }
+
+    /// Checks the extensions the server agreed to against our offer and installs
+    /// permessage-deflate if it was agreed. Frames that followed the `101` are not
+    /// parsed yet, so they go through it too.
+    #[cfg(feature = "deflate")]
+    fn install_deflate(
+        &mut self,
+        agreed: &[ferrosocket_handshake::ExtensionOffer],
+    ) -> Result<(), Error> {
+        let Some(config) = &self.deflate else {
+            return Ok(());
+        };
+        match crate::deflate::client_confirm(config, agreed) {
+            Ok(Some(ext)) => {
+                self.ws().set_extension(ext);
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => {
+                self.ws = None;
+                Err(Error::Extension(e))
             }
         }
     }

@@ -2,6 +2,7 @@
 //! `tokio::io::duplex`.
 
 mod close;
+mod deflate;
 mod echo;
 mod handshake;
 mod pressure;

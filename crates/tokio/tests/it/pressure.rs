@@ -11,7 +11,10 @@ const LIMIT: usize = 4096;
 
 #[tokio::test]
 async fn send_waits_for_a_peer_that_does_not_read() {
-    let config = StreamConfig::default().write_buffer_limit(LIMIT);
+    // Uncompressed, so that queued bytes are the messages' own sizes.
+    let config = StreamConfig::default()
+        .write_buffer_limit(LIMIT)
+        .compression(None);
     // A pipe holding 1 KiB: the peer never reads it.
     let (mut server, client) = duplex_pair(1024, config, StreamConfig::default()).await;
     let message = vec![0x55u8; 1000];
@@ -32,7 +35,10 @@ async fn send_waits_for_a_peer_that_does_not_read() {
 
 #[tokio::test]
 async fn sink_poll_ready_waits_at_the_limit() {
-    let config = StreamConfig::default().write_buffer_limit(LIMIT);
+    // Uncompressed, so that queued bytes are the messages' own sizes.
+    let config = StreamConfig::default()
+        .write_buffer_limit(LIMIT)
+        .compression(None);
     let (mut server, client) = duplex_pair(1024, config, StreamConfig::default()).await;
     let message = vec![0xaau8; 500];
     let mut fed = 0;
@@ -61,7 +67,10 @@ async fn sink_poll_ready_waits_at_the_limit() {
 
 #[tokio::test]
 async fn queue_drains_once_the_peer_reads() {
-    let config = StreamConfig::default().write_buffer_limit(LIMIT);
+    // Uncompressed, so that queued bytes are the messages' own sizes.
+    let config = StreamConfig::default()
+        .write_buffer_limit(LIMIT)
+        .compression(None);
     let (mut server, mut client) = duplex_pair(1024, config, StreamConfig::default()).await;
     let reader = tokio::spawn(async move {
         let mut n = 0;
