@@ -296,6 +296,12 @@ pub struct PerMessageDeflate {
     /// The peer's stream ended (a block with BFINAL set) in the current message.
     in_ended: bool,
     in_failed: Option<DeflateError>,
+    /// Compressed and inflated bytes of the current incoming message.
+    in_counts: (usize, usize),
+    /// How many times its input the previous message inflated to (1 to 16): the
+    /// first output step is sized by it, since a `BytesMut` pays for every byte
+    /// offered by zeroing it.
+    in_expand: usize,
 }
 
 impl fmt::Debug for PerMessageDeflate {
@@ -350,6 +356,8 @@ impl PerMessageDeflate {
             in_seen: false,
             in_ended: false,
             in_failed: None,
+            in_counts: (0, 0),
+            in_expand: 4,
         }
     }
 
@@ -605,18 +613,39 @@ impl PerMessageDeflate {
                 return Err(DeflateError::Corrupt);
             }
             self.in_seen = true;
+            let first = input.len().saturating_mul(self.in_expand + 1);
             let d = self.decompressor();
-            let ended =
-                inflate_piece(d, input, FlushDecompress::None, out, max_len, &mut appended)?;
+            let ended = inflate_piece(
+                d,
+                input,
+                FlushDecompress::None,
+                first,
+                out,
+                max_len,
+                &mut appended,
+            )?;
             self.in_ended = ended;
+            self.in_counts.0 += input.len();
         }
         if message_finished {
             if self.in_seen && !self.in_ended {
                 let d = self.decompressor();
-                let ended =
-                    inflate_piece(d, &TAIL, FlushDecompress::Sync, out, max_len, &mut appended)?;
+                let ended = inflate_piece(
+                    d,
+                    &TAIL,
+                    FlushDecompress::Sync,
+                    0,
+                    out,
+                    max_len,
+                    &mut appended,
+                )?;
                 self.in_ended = ended;
             }
+            let (compressed, inflated) = self.in_counts;
+            if compressed > 0 {
+                self.in_expand = (inflated + appended).div_ceil(compressed).clamp(1, 16);
+            }
+            self.in_counts = (0, 0);
             if self.in_ended || (self.in_seen && self.in_resets) {
                 if self.release_idle && self.in_resets {
                     self.decompressor = None;
@@ -626,6 +655,8 @@ impl PerMessageDeflate {
             }
             self.in_seen = false;
             self.in_ended = false;
+        } else {
+            self.in_counts.1 += appended;
         }
         Ok(())
     }
@@ -662,8 +693,14 @@ fn deflate_piece<B: Sink>(
                 // No progress with space and input available: zlib is stuck.
                 return Err(DeflateError::Compress);
             }
-        } else {
+        } else if consumed == 0 {
+            // Only draining what zlib holds: offer more each time.
             want = (want * 2).min(MAX_STEP);
+        } else {
+            // Room for the rest of the input and what zlib may hold back, no more:
+            // a `BytesMut` pays for every byte offered by zeroing it.
+            let rest = input.len() - pos;
+            want = (rest + rest / 64 + 4096).min(MAX_STEP);
         }
         if status == Status::StreamEnd {
             return Err(DeflateError::Compress);
@@ -672,20 +709,19 @@ fn deflate_piece<B: Sink>(
 }
 
 /// Inflates all of `input`, appending to `out` and counting into `appended`, which
-/// must not exceed `max_len`. Returns whether the peer's stream ended (BFINAL).
+/// must not exceed `max_len`; the first step offers about `first` bytes. Returns
+/// whether the peer's stream ended (BFINAL).
 fn inflate_piece<B: Sink>(
     d: &mut Decompress,
     input: &[u8],
     flush: FlushDecompress,
+    first: usize,
     out: &mut B,
     max_len: usize,
     appended: &mut usize,
 ) -> Result<bool, DeflateError> {
     let mut pos = 0;
-    let mut step_size = input
-        .len()
-        .saturating_mul(4)
-        .clamp(MIN_STEP, FIRST_STEP_MAX);
+    let mut step_size = first.clamp(4 * MIN_STEP, FIRST_STEP_MAX);
     loop {
         // One byte past the budget, so that going over it is seen.
         let limit = (max_len - *appended).saturating_add(1);
@@ -718,8 +754,13 @@ fn inflate_piece<B: Sink>(
             if consumed == 0 && step.written == 0 {
                 return Err(DeflateError::Corrupt);
             }
+        } else if pos == input.len() {
+            // Output full with all input taken: what is left is what zlib decoded
+            // ahead (a match or a few symbols), so offer a little, not a doubling
+            // (a `BytesMut` pays for every byte offered by zeroing it).
+            step_size = 1024;
         } else {
-            // Output full: there may be more; grow the step, the budget bounds it.
+            // Output full with input left: grow the step; the budget bounds it.
             step_size = (step_size * 2).min(MAX_STEP);
         }
     }
