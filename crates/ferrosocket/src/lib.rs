@@ -57,6 +57,9 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "app")]
+pub mod app;
+
 pub use ferrosocket_proto as proto;
 #[cfg(feature = "deflate")]
 pub use ferrosocket_proto::deflate::DeflateConfig;

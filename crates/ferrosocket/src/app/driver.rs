@@ -1,0 +1,398 @@
+//! The connection task on tokio: one poll loop over the socket, the queue of a
+//! [`Context`], the manager's mailbox and the heartbeat timer, calling the
+//! [`Handler`] between polls.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferrosocket_delimit::{DataKind, DelimitError};
+use futures_core::Stream;
+use futures_sink::Sink;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+use crate::tokio::WebSocketStream;
+use crate::{CloseCode, CloseFrame, Error, Message, OpCode};
+
+use super::context::{Outgoing, Phase};
+use super::manager::{Mail, Registration};
+use super::{Context, Handler, Heartbeat};
+
+/// Reading pauses while this many writes are queued (back-pressure from a peer
+/// that reads slowly to the handler that writes).
+const MAX_QUEUED_BEFORE_READ: usize = 16;
+
+/// A file being streamed: what is left, and the chunk buffer (reused).
+struct FileJob {
+    file: tokio::fs::File,
+    remaining: u64,
+    buf: Vec<u8>,
+    started: bool,
+}
+
+enum Event {
+    Kill(CloseFrame),
+    Mail(Message),
+    Tick,
+    Room,
+    FileChunk(usize),
+    FileFailed,
+    Drained,
+    Received(Message),
+    Failed(Error),
+    End,
+}
+
+/// Runs one open connection to its end; `on_connect` first, `on_close` last.
+pub(crate) async fn run<S>(
+    mut ws: WebSocketStream<S>,
+    handler: &mut dyn Handler,
+    mut ctx: Context,
+    registration: Registration,
+    heartbeat: Option<Heartbeat>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let captures = ctx.captures.clone();
+    handler.on_connect(&mut ctx, &captures);
+
+    let mailbox = registration.mailbox.clone();
+    let mut file: Option<FileJob> = None;
+    let mut wrote = false;
+    let mut read_turn = false;
+    let mut end: Option<(CloseCode, String)> = None;
+    // Heartbeat: the next ping, and the deadline of the oldest unanswered one.
+    let mut next_ping = heartbeat.map(|h| Instant::now() + h.interval);
+    let mut pong_deadline: Option<Instant> = None;
+    let mut sleep: Option<Pin<Box<Sleep>>> = next_ping.map(|at| Box::pin(tokio::time::sleep_until(at)));
+
+    loop {
+        if ctx.phase == Phase::Abort {
+            end.get_or_insert((CloseCode::ABNORMAL, "closed locally".into()));
+            break;
+        }
+        let event = poll_fn(|cx| {
+            poll_event(
+                cx,
+                &mut ws,
+                &mut ctx,
+                &mailbox,
+                &mut file,
+                &mut sleep,
+                wrote,
+                &mut read_turn,
+            )
+        })
+        .await;
+        match event {
+            Event::Kill(frame) => {
+                ctx.outbox.clear();
+                file = None;
+                if ctx.phase == Phase::Open {
+                    ctx.phase = Phase::Closing;
+                }
+                // Errors: a close went out already.
+                let _ = ws.core_mut().send(Message::Close(Some(frame)));
+            }
+            Event::Mail(message) => ctx.outbox.push_back(Outgoing::Message(message)),
+            Event::Tick => {
+                let now = Instant::now();
+                let Some(hb) = heartbeat else { continue };
+                if pong_deadline.is_some_and(|d| now >= d) {
+                    end = Some((CloseCode::ABNORMAL, "heartbeat: no pong in time".into()));
+                    break;
+                }
+                if next_ping.is_some_and(|at| now >= at) {
+                    if ctx.phase == Phase::Open {
+                        let payload = ctx.next_ping_payload();
+                        if ws.core_mut().send(Message::Ping(payload.clone())).is_ok() {
+                            ctx.ping_sent(payload);
+                            pong_deadline.get_or_insert(now + hb.timeout);
+                        }
+                    }
+                    next_ping = Some(now + hb.interval);
+                }
+                let wake = match (next_ping, pong_deadline) {
+                    (Some(a), Some(b)) => a.min(b),
+                    (Some(a), None) => a,
+                    (None, Some(b)) => b,
+                    (None, None) => now + Duration::from_secs(3600),
+                };
+                if let Some(sleep) = &mut sleep {
+                    sleep.as_mut().reset(wake);
+                }
+            }
+            Event::Room => {
+                if file.is_some() {
+                    continue; // the next poll reads the file
+                }
+                let Some(next) = ctx.outbox.pop_front() else {
+                    continue;
+                };
+                if let Err(()) = queue(&mut ws, &mut ctx, &mut file, next) {
+                    fail_write(&mut ws, &mut ctx, &mut file);
+                }
+                wrote = true;
+            }
+            Event::FileChunk(n) => {
+                let Some(job) = &mut file else { continue };
+                job.remaining -= n as u64;
+                let fin = job.remaining == 0 || n == 0;
+                let opcode = if job.started {
+                    OpCode::Continuation
+                } else {
+                    OpCode::Binary
+                };
+                job.started = true;
+                let sent = ws.core_mut().send_fragment(opcode, &job.buf[..n], fin);
+                if fin {
+                    file = None;
+                }
+                if sent.is_err() {
+                    fail_write(&mut ws, &mut ctx, &mut file);
+                }
+                wrote = true;
+            }
+            Event::FileFailed => fail_write(&mut ws, &mut ctx, &mut file),
+            Event::Drained => {
+                wrote = false;
+                if ctx.phase == Phase::Open {
+                    handler.on_write(&mut ctx);
+                }
+            }
+            Event::Received(message) => match message {
+                Message::Text(text) => deliver(handler, &mut ctx, DataKind::Text, text.into()),
+                Message::Binary(data) => deliver(handler, &mut ctx, DataKind::Binary, data),
+                Message::Ping(_) => {} // answered by the stream
+                Message::Pong(payload) => {
+                    pong_deadline = None;
+                    let rtt = ctx.pong_received(&payload).map(|sent| sent.elapsed());
+                    if ctx.phase != Phase::Closed {
+                        handler.on_pong(&mut ctx, payload, rtt);
+                    }
+                }
+                Message::Close(frame) => {
+                    end = Some(match frame {
+                        Some(frame) => (frame.code(), frame.reason().to_owned()),
+                        None => (CloseCode::NO_STATUS, String::new()),
+                    });
+                    ctx.outbox.clear();
+                    file = None;
+                    if ctx.phase == Phase::Open {
+                        ctx.phase = Phase::Closing;
+                    }
+                }
+            },
+            Event::Failed(error) => {
+                let why = match &error {
+                    Error::Protocol(e) => (e.close_code(), e.to_string()),
+                    other => (CloseCode::ABNORMAL, other.to_string()),
+                };
+                end.get_or_insert(why);
+                ctx.outbox.clear();
+                file = None;
+                if ctx.phase == Phase::Open {
+                    ctx.phase = Phase::Closing;
+                }
+                if !matches!(error, Error::Protocol(_)) {
+                    break;
+                }
+            }
+            Event::End => break,
+        }
+    }
+
+    ctx.phase = Phase::Closed;
+    ctx.outbox.clear();
+    let (code, reason) = end.unwrap_or((CloseCode::ABNORMAL, String::new()));
+    handler.on_close(&mut ctx, code, &reason);
+    drop(registration);
+}
+
+/// The next thing to do, in priority order: a close order, the heartbeat, the
+/// next write (if the socket has room), the drained notice, the next message.
+#[allow(clippy::too_many_arguments)]
+fn poll_event<S>(
+    cx: &mut TaskContext<'_>,
+    ws: &mut WebSocketStream<S>,
+    ctx: &mut Context,
+    mailbox: &super::manager::Mailbox,
+    file: &mut Option<FileJob>,
+    sleep: &mut Option<Pin<Box<Sleep>>>,
+    wrote: bool,
+    read_turn: &mut bool,
+) -> Poll<Event>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let idle = ctx.outbox.is_empty() && file.is_none();
+    match mailbox.poll(cx, idle && ctx.phase == Phase::Open) {
+        Poll::Ready(Mail::Close(frame)) => return Poll::Ready(Event::Kill(frame)),
+        Poll::Ready(Mail::Message(m)) => return Poll::Ready(Event::Mail(m)),
+        Poll::Pending => {}
+    }
+    if let Some(sleep) = sleep
+        && sleep.as_mut().poll(cx).is_ready()
+    {
+        return Poll::Ready(Event::Tick);
+    }
+    let may_read = ctx.outbox.len() < MAX_QUEUED_BEFORE_READ && file.is_none();
+    if *read_turn && may_read {
+        *read_turn = false;
+        if let Poll::Ready(event) = poll_read(cx, ws) {
+            return Poll::Ready(event);
+        }
+    }
+    if !idle {
+        match Pin::new(&mut *ws).poll_ready(cx) {
+            Poll::Ready(Ok(())) => {
+                *read_turn = true;
+                if let Some(job) = file {
+                    return poll_file(cx, job);
+                }
+                return Poll::Ready(Event::Room);
+            }
+            Poll::Ready(Err(e)) => return Poll::Ready(Event::Failed(e)),
+            Poll::Pending => {}
+        }
+    } else if wrote || ws.write_buffer_len() > 0 {
+        match Pin::new(&mut *ws).poll_flush(cx) {
+            Poll::Ready(Ok(())) if wrote => {
+                *read_turn = true;
+                return Poll::Ready(Event::Drained);
+            }
+            Poll::Ready(Ok(())) | Poll::Pending => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Event::Failed(e)),
+        }
+    }
+    if may_read {
+        return poll_read(cx, ws);
+    }
+    Poll::Pending
+}
+
+fn poll_read<S>(cx: &mut TaskContext<'_>, ws: &mut WebSocketStream<S>) -> Poll<Event>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    Pin::new(ws).poll_next(cx).map(|next| match next {
+        Some(Ok(message)) => Event::Received(message),
+        Some(Err(e)) => Event::Failed(e),
+        None => Event::End,
+    })
+}
+
+/// Reads the next chunk of a file being sent (none for what is left being 0).
+fn poll_file(cx: &mut TaskContext<'_>, job: &mut FileJob) -> Poll<Event> {
+    let want = usize::try_from(job.remaining)
+        .unwrap_or(usize::MAX)
+        .min(job.buf.len());
+    if want == 0 {
+        return Poll::Ready(Event::FileChunk(0));
+    }
+    let mut buf = ReadBuf::new(&mut job.buf[..want]);
+    match Pin::new(&mut job.file).poll_read(cx, &mut buf) {
+        Poll::Ready(Ok(())) => Poll::Ready(Event::FileChunk(buf.filled().len())),
+        Poll::Ready(Err(_)) => Poll::Ready(Event::FileFailed),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+/// Queues one outgoing item in the stream's core (there is room).
+fn queue<S>(
+    ws: &mut WebSocketStream<S>,
+    ctx: &mut Context,
+    file: &mut Option<FileJob>,
+    next: Outgoing,
+) -> Result<(), ()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let core = ws.core_mut();
+    match next {
+        Outgoing::Message(message) => core.send(message).map_err(drop),
+        Outgoing::Ping(payload) => {
+            core.send(Message::Ping(payload.clone())).map_err(drop)?;
+            ctx.ping_sent(payload);
+            Ok(())
+        }
+        Outgoing::Close(frame) => core.send(Message::Close(Some(frame))).map_err(drop),
+        Outgoing::Fragments {
+            kind,
+            mut iter,
+            started,
+            peeked,
+        } => {
+            let chunk = peeked.or_else(|| iter.next()).unwrap_or_default();
+            let peeked = iter.next();
+            let fin = peeked.is_none();
+            let opcode = match (started, kind) {
+                (true, _) => OpCode::Continuation,
+                (false, DataKind::Text) => OpCode::Text,
+                (false, DataKind::Binary) => OpCode::Binary,
+            };
+            core.send_fragment(opcode, &chunk, fin).map_err(drop)?;
+            if !fin {
+                ctx.outbox.push_front(Outgoing::Fragments {
+                    kind,
+                    iter,
+                    started: true,
+                    peeked,
+                });
+            }
+            Ok(())
+        }
+        Outgoing::File { file: std_file, len } => {
+            *file = Some(FileJob {
+                file: tokio::fs::File::from_std(std_file),
+                remaining: len,
+                buf: vec![0; ctx.file_chunk],
+                started: false,
+            });
+            Ok(())
+        }
+    }
+}
+
+/// A queued write could not be sent (invalid text fragments, an unreadable
+/// file): the message cannot be finished, so the connection closes with 1011.
+fn fail_write<S>(ws: &mut WebSocketStream<S>, ctx: &mut Context, file: &mut Option<FileJob>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    *file = None;
+    ctx.outbox.clear();
+    if ctx.phase == Phase::Open {
+        ctx.phase = Phase::Closing;
+    }
+    let frame = super::manager::close_frame(CloseCode::INTERNAL_ERROR, "cannot send");
+    let _ = ws.core_mut().send(Message::Close(Some(frame)));
+}
+
+/// Hands received data to the read delimiter and its items to `on_read`.
+fn deliver(handler: &mut dyn Handler, ctx: &mut Context, kind: DataKind, data: Bytes) {
+    if ctx.phase != Phase::Open {
+        return; // closing: incoming data is dropped
+    }
+    // A refused push is reported by `next_item` as the overflow.
+    let _ = ctx.reader.push_bytes(kind, data, true);
+    while ctx.phase == Phase::Open {
+        match ctx.reader.next_item() {
+            None => break,
+            Some(Ok(item)) => handler.on_read(ctx, item),
+            Some(Err(e)) => {
+                if matches!(e, DelimitError::Overflow { .. }) {
+                    handler.on_overflow_error(ctx, e);
+                } else {
+                    handler.on_read_error(ctx, e);
+                }
+                if ctx.phase == Phase::Open {
+                    ctx.reader.clear();
+                }
+            }
+        }
+    }
+}
