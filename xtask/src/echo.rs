@@ -25,7 +25,10 @@ const USAGE: &str = "usage: cargo xtask bench echo [--quick] [--window SECS] [--
 [--repeats N] [--servers a,b,...] [--cells CONNSxPAYLOADxK,...] [--idle N] [--no-idle] \
 [--no-strace] [--core N] [--bin-dir DIR]
 
-  servers: ferrosocket, ferrosocket-feed, tungstenite, fastwebsockets (default: all)
+  servers: ferrosocket, ferrosocket-feed, tungstenite, fastwebsockets (default: all), and
+           ferrosocket-deflate (the ferrosocket server, the load offering permessage-deflate
+           without context takeover and sending pre-compressed JSON-like messages;
+           tungstenite 0.30 and fastwebsockets 0.10 have no permessage-deflate)
   cells:   e.g. 1x20Bx1,100x20Bx16,10x16KiBx16,1x1MiBx1 (payload in B, KiB or MiB)
   --quick: those four cells and a 2 s window (default: the full 24-cell matrix, 3 s)
   --bin-dir: use echo-server and echo-load from DIR instead of building them";
@@ -135,7 +138,7 @@ fn parse(args: &[String]) -> Result<Options> {
                 if let Some(bad) = o
                     .servers
                     .iter()
-                    .find(|s| !ALL_SERVERS.contains(&s.as_str()))
+                    .find(|s| !ALL_SERVERS.contains(&server_impl(s)))
                 {
                     return Err(format!("unknown server {bad:?}\n{USAGE}"));
                 }
@@ -395,7 +398,7 @@ struct Server {
 impl Server {
     fn start(env: &Env, imp: &str, prefix: &[&str]) -> Result<Self> {
         let mut child = wrapped(env, prefix, &env.server)
-            .args(["--impl", imp, "--addr", "127.0.0.1:0"])
+            .args(["--impl", server_impl(imp), "--addr", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
@@ -539,7 +542,20 @@ fn field<T: std::str::FromStr>(kv: &BTreeMap<String, String>, key: &str) -> Resu
         .ok_or_else(|| format!("echo-load printed no {key}"))
 }
 
-fn load_args(cell: Cell, port: u16, warmup: f64, window: f64, pid: Option<u32>) -> Vec<String> {
+/// The `echo-server --impl` of a server name: `NAME-deflate` is `NAME` loaded with
+/// permessage-deflate.
+fn server_impl(server: &str) -> &str {
+    server.strip_suffix("-deflate").unwrap_or(server)
+}
+
+fn load_args(
+    imp: &str,
+    cell: Cell,
+    port: u16,
+    warmup: f64,
+    window: f64,
+    pid: Option<u32>,
+) -> Vec<String> {
     let mut args: Vec<String> = [
         "--addr".to_string(),
         format!("127.0.0.1:{port}"),
@@ -558,6 +574,9 @@ fn load_args(cell: Cell, port: u16, warmup: f64, window: f64, pid: Option<u32>) 
     if let Some(pid) = pid {
         args.extend(["--server-pid".into(), pid.to_string()]);
     }
+    if server_impl(imp) != imp {
+        args.push("--deflate".into());
+    }
     args
 }
 
@@ -567,7 +586,7 @@ fn load_limit(warmup: f64, window: f64) -> Duration {
 
 fn measure(env: &Env, o: &Options, imp: &str, cell: Cell) -> Result<Sample> {
     let server = Server::start(env, imp, &[])?;
-    let args = load_args(cell, server.port, o.warmup, o.window, Some(server.pid));
+    let args = load_args(imp, cell, server.port, o.warmup, o.window, Some(server.pid));
     let kv = load(env, &args, load_limit(o.warmup, o.window))?;
     let hwm_kib = server.status_kib("VmHWM:")?;
     server.stop()?;
@@ -600,7 +619,7 @@ fn count_writes(env: &Env, imp: &str, cell: Cell, out_dir: &Path) -> Result<f64>
     let prefix = ["strace", "-c", "-f", "-e", &trace, "-o", &file_arg];
     let server = Server::start(env, imp, &prefix)?;
     let (warmup, window) = (0.2, 1.0);
-    let args = load_args(cell, server.port, warmup, window, None);
+    let args = load_args(imp, cell, server.port, warmup, window, None);
     let kv = load(env, &args, load_limit(warmup, window));
     server.stop()?;
     let kv = kv?;

@@ -14,6 +14,12 @@
 //! message the server echoed. Prints one line:
 //! `msgs=.. secs=.. utime=.. stime=.. total=.. drained=true|false`.
 //!
+//! With `--deflate` the upgrade request offers `permessage-deflate;
+//! client_no_context_takeover; server_no_context_takeover` (the answer must agree),
+//! the messages are JSON-like text sent as binary, compressed once up front with
+//! RSV1 set (without context takeover every copy is valid), and echoes may come
+//! back compressed (RSV1) of any length; their number is what counts.
+//!
 //! Idle mode: `echo-load --addr HOST:PORT --idle N --server-pid PID` opens N
 //! connections (handshake completed, 64 at a time), waits a second and prints the
 //! server's `VmRSS` before and after, in KiB: `idle=N rss_before_kib=..
@@ -30,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use ferrosocket_codec::{FrameHeader, OpCode, encode_frame};
+use ferrosocket_deflate::{Agreed, DeflateConfig, Role};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
@@ -40,6 +47,11 @@ type BoxError = Box<dyn std::error::Error>;
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
 Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
 Sec-WebSocket-Version: 13\r\n\r\n";
+/// [`REQUEST`] offering permessage-deflate without context takeover either way.
+const REQUEST_DEFLATE: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; \
+client_no_context_takeover; server_no_context_takeover\r\n\r\n";
 /// The accept key that goes with [`REQUEST`]'s key.
 const ACCEPT: &[u8] = b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 /// Connections opened at once in idle mode; below the listen backlog (tokio: 128 here)
@@ -58,6 +70,7 @@ struct Args {
     window: f64,
     server_pid: Option<u32>,
     idle: Option<usize>,
+    deflate: bool,
 }
 
 fn parse_args() -> Result<Args, BoxError> {
@@ -71,6 +84,10 @@ fn parse_args() -> Result<Args, BoxError> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--deflate" {
+            a.deflate = true;
+            continue;
+        }
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--addr" => a.addr = Some(value.parse()?),
@@ -136,21 +153,41 @@ async fn load(args: &Args) -> Result<String, BoxError> {
         mask: Some([0x37, 0xfa, 0x21, 0x3d]),
         payload_len: 0,
     };
-    let payload: Vec<u8> = (0..args.payload).map(|i| (i % 251) as u8).collect();
-    encode_frame(header, &payload, &mut one);
+    if args.deflate {
+        let payload = json_like(args.payload);
+        let config = DeflateConfig::new()
+            .client_no_context_takeover(true)
+            .server_no_context_takeover(true);
+        let agreed = Agreed {
+            client_no_context_takeover: true,
+            server_no_context_takeover: true,
+            ..Agreed::default()
+        };
+        let mut codec = agreed.into_codec(Role::Client, &config);
+        let mut compressed = Vec::new();
+        let rsv1 = codec.compress(&payload, true, &mut compressed)?;
+        encode_frame(FrameHeader { rsv1, ..header }, &compressed, &mut one);
+    } else {
+        let payload: Vec<u8> = (0..args.payload).map(|i| (i % 251) as u8).collect();
+        encode_frame(header, &payload, &mut one);
+    }
     let frame_len = one.len();
     let frames: Rc<[u8]> = one.repeat(args.inflight).into();
 
     let mut streams = Vec::with_capacity(args.conns);
     for _ in 0..args.conns {
-        streams.push(handshake(addr).await?);
+        streams.push(handshake(addr, args.deflate).await?);
     }
     let shared = Rc::new(Shared::default());
     for stream in streams {
         let (frames, shared) = (frames.clone(), shared.clone());
-        let (k, payload_len) = (args.inflight, args.payload as u64);
+        // Compressed echoes have the server's length, not ours.
+        let (k, expected) = (
+            args.inflight,
+            (!args.deflate).then_some(args.payload as u64),
+        );
         tokio::task::spawn_local(async move {
-            if let Err(e) = connection(stream, &frames, frame_len, k, payload_len, &shared).await
+            if let Err(e) = connection(stream, &frames, frame_len, k, expected, &shared).await
                 && !shared.stop.get()
             {
                 shared.error.borrow_mut().get_or_insert(e.to_string());
@@ -199,7 +236,7 @@ async fn connection(
     frames: &[u8],
     frame_len: usize,
     k: usize,
-    payload_len: u64,
+    expected: Option<u64>,
     shared: &Shared,
 ) -> io::Result<()> {
     let (mut rd, mut wr) = stream.split();
@@ -221,7 +258,7 @@ async fn connection(
     };
     let reader = async {
         let mut buf = vec![0u8; 256 * 1024];
-        let mut parser = EchoParser::new(payload_len);
+        let mut parser = EchoParser::new(expected);
         loop {
             let n = rd.read(&mut buf).await?;
             if n == 0 {
@@ -244,7 +281,9 @@ async fn connection(
 /// A minimal parser of the server's frames: headers are checked, payloads skipped.
 #[derive(Debug)]
 struct EchoParser {
-    expected: u64,
+    /// The payload length every echo must have; `None`: any, and RSV1 (compressed)
+    /// allowed.
+    expected: Option<u64>,
     header: [u8; 14],
     header_len: usize,
     /// Payload bytes still to skip; `None` while reading a header.
@@ -252,7 +291,7 @@ struct EchoParser {
 }
 
 impl EchoParser {
-    fn new(expected: u64) -> Self {
+    fn new(expected: Option<u64>) -> Self {
         Self {
             expected,
             header: [0; 14],
@@ -294,7 +333,8 @@ impl EchoParser {
                         continue;
                     }
                     let h = &self.header[..need];
-                    if h[0] != 0x82 || h[1] & 0x80 != 0 {
+                    let compressed_ok = self.expected.is_none() && h[0] == 0xc2;
+                    if (h[0] != 0x82 && !compressed_ok) || h[1] & 0x80 != 0 {
                         return Err(bad(format!("unexpected frame header {h:02x?}")));
                     }
                     let len = match need {
@@ -302,11 +342,10 @@ impl EchoParser {
                         10 => u64::from_be_bytes(h[2..10].try_into().expect("8 bytes")),
                         _ => u64::from(h[1] & 0x7f),
                     };
-                    if len != self.expected {
-                        return Err(bad(format!(
-                            "echo of {len} bytes, expected {}",
-                            self.expected
-                        )));
+                    if let Some(expected) = self.expected
+                        && len != expected
+                    {
+                        return Err(bad(format!("echo of {len} bytes, expected {expected}")));
                     }
                     self.header_len = 0;
                     self.remaining = Some(len);
@@ -322,10 +361,12 @@ fn bad(message: String) -> io::Error {
 }
 
 /// Connects and upgrades; the answer must be exactly a `101` with our accept key.
-async fn handshake(addr: SocketAddr) -> io::Result<TcpStream> {
+async fn handshake(addr: SocketAddr, deflate: bool) -> io::Result<TcpStream> {
     let mut stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
-    stream.write_all(REQUEST).await?;
+    stream
+        .write_all(if deflate { REQUEST_DEFLATE } else { REQUEST })
+        .await?;
     let mut answer = Vec::with_capacity(256);
     let mut chunk = [0u8; 1024];
     let end = loop {
@@ -347,10 +388,31 @@ async fn handshake(addr: SocketAddr) -> io::Result<TcpStream> {
             String::from_utf8_lossy(&answer)
         )));
     }
+    if deflate && find(&answer, b"permessage-deflate").is_none() {
+        return Err(bad("permessage-deflate was not agreed".into()));
+    }
     if end != answer.len() {
         return Err(bad("bytes after the 101".into()));
     }
     Ok(stream)
+}
+
+/// `len` bytes of JSON-like text: what compression is for.
+fn json_like(len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 64);
+    let mut i = 0u64;
+    while out.len() < len {
+        let record = format!(
+            "{{\"id\":{i},\"user\":\"user{}\",\"op\":\"update\",\"price\":{}.{:02}}},",
+            i % 97,
+            1000 + (i * 7919) % 5000,
+            i % 100
+        );
+        out.extend_from_slice(record.as_bytes());
+        i += 1;
+    }
+    out.truncate(len);
+    out
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -364,7 +426,8 @@ async fn idle(args: &Args, n: usize) -> Result<String, BoxError> {
     let mut streams = Vec::with_capacity(n);
     while streams.len() < n {
         let batch = IDLE_BATCH.min(n - streams.len());
-        let opened = futures_util::future::join_all((0..batch).map(|_| handshake(addr))).await;
+        let opened =
+            futures_util::future::join_all((0..batch).map(|_| handshake(addr, false))).await;
         for stream in opened {
             streams.push(stream?);
         }
@@ -428,7 +491,7 @@ mod tests {
         for len in [0, 20, 1024, 16384, 1 << 20] {
             let stream: Vec<u8> = (0..3).flat_map(|_| frame(len)).collect();
             for cut in [1, 2, 3, 5, 4096, stream.len()] {
-                let mut p = EchoParser::new(len as u64);
+                let mut p = EchoParser::new(Some(len as u64));
                 let total: u64 = stream.chunks(cut).map(|c| p.feed(c).unwrap()).sum();
                 assert_eq!(total, 3, "len {len} cut {cut}");
             }
@@ -437,9 +500,9 @@ mod tests {
 
     #[test]
     fn parser_rejects_wrong_length_and_opcode() {
-        assert!(EchoParser::new(20).feed(&frame(21)).is_err());
+        assert!(EchoParser::new(Some(20)).feed(&frame(21)).is_err());
         let mut text = frame(20);
         text[0] = 0x81;
-        assert!(EchoParser::new(20).feed(&text).is_err());
+        assert!(EchoParser::new(Some(20)).feed(&text).is_err());
     }
 }
