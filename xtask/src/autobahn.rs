@@ -426,33 +426,51 @@ pub(crate) fn run(args: &[String]) -> Result {
     // Fail on a malformed expectations file before spending minutes on a run.
     let expected = report::load_expected(&opts.expected)?;
 
-    let mut runs = Vec::new();
-    for &role in &opts.roles {
-        let spec = Spec::prepare(&root, role, &opts)?;
-        eprintln!(
-            "autobahn: === {} role: {} ===",
-            role.key(),
-            match role {
-                Role::Server => "wstest -m fuzzingclient against our server",
-                Role::Client => "our client against wstest -m fuzzingserver",
-            }
-        );
-        let start = Instant::now();
-        let report = run_role(&root, role, &spec, &opts, &wstest)
-            .and_then(|()| report::load(&spec.index(), &opts.testee));
-        let elapsed = start.elapsed();
-        eprintln!(
-            "autobahn: {} role took {:.1} s",
-            role.key(),
-            elapsed.as_secs_f64()
-        );
-        runs.push(RoleRun {
-            role,
-            spec,
-            elapsed,
-            report,
-        });
-    }
+    let specs = opts
+        .roles
+        .iter()
+        .map(|&role| Ok((role, Spec::prepare(&root, role, &opts)?)))
+        .collect::<Result<Vec<_>>>()?;
+    // Both roles at once: each pairs a single-threaded wstest with its testee, on
+    // their own ports, so two roles take the time of the slower one (the 12.* and
+    // 13.* cases spend minutes in wstest's Python).
+    let runs: Vec<RoleRun> = std::thread::scope(|scope| {
+        let handles: Vec<_> = specs
+            .into_iter()
+            .map(|(role, spec)| {
+                let (root, opts, wstest) = (&root, &opts, &wstest);
+                scope.spawn(move || {
+                    eprintln!(
+                        "autobahn: === {} role: {} ===",
+                        role.key(),
+                        match role {
+                            Role::Server => "wstest -m fuzzingclient against our server",
+                            Role::Client => "our client against wstest -m fuzzingserver",
+                        }
+                    );
+                    let start = Instant::now();
+                    let report = run_role(root, role, &spec, opts, wstest)
+                        .and_then(|()| report::load(&spec.index(), &opts.testee));
+                    let elapsed = start.elapsed();
+                    eprintln!(
+                        "autobahn: {} role took {:.1} s",
+                        role.key(),
+                        elapsed.as_secs_f64()
+                    );
+                    RoleRun {
+                        role,
+                        spec,
+                        elapsed,
+                        report,
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("an autobahn role thread panicked"))
+            .collect()
+    });
 
     let mut problems: Vec<String> = Vec::new();
     for run in &runs {
