@@ -19,6 +19,7 @@
 
 mod autobahn;
 mod echo;
+mod interop;
 
 use std::collections::BTreeMap;
 use std::env;
@@ -45,8 +46,9 @@ fn main() -> ExitCode {
         Some("bench") if args.get(1).map(String::as_str) == Some("echo") => echo::run(&args[2..]),
         Some("bench") => bench(&args[1..]),
         Some("autobahn") => autobahn::run(&args[1..]),
+        Some("interop") => interop::run(&args[1..]),
         Some("bench-report") => bench_report(args.get(1).map(String::as_str).unwrap_or("")),
-        _ => Err("usage: cargo xtask <ci | fuzz [SECONDS] [TARGET...] | bench [BENCH...] | bench echo [--quick] [--help] | bench-report [GROUP] | autobahn [--help]>".into()),
+        _ => Err("usage: cargo xtask <ci | fuzz [SECONDS] [TARGET...] | bench [BENCH...] | bench echo [--quick] [--help] | bench-report [GROUP] | autobahn [--help] | interop [--help]>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
