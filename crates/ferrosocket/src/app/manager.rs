@@ -280,7 +280,10 @@ pub(crate) struct Mailbox {
 #[derive(Debug, Default)]
 struct MailState {
     queue: VecDeque<Message>,
+    /// The close order, until the connection takes it.
     kill: Option<CloseFrame>,
+    /// A close was ordered: messages are dropped from now on.
+    closing: bool,
     waker: Option<Waker>,
 }
 
@@ -288,7 +291,7 @@ impl Mailbox {
     fn try_push(&self, message: Message, capacity: usize) -> bool {
         let waker = {
             let mut state = lock(&self.state);
-            if state.kill.is_some() {
+            if state.closing {
                 return true; // closing anyway: nothing to queue, nothing to report
             }
             if state.queue.len() >= capacity {
@@ -306,7 +309,8 @@ impl Mailbox {
     fn kill(&self, frame: CloseFrame) {
         let waker = {
             let mut state = lock(&self.state);
-            if state.kill.is_none() {
+            if !state.closing {
+                state.closing = true;
                 state.kill = Some(frame);
             }
             state.queue.clear();
@@ -322,9 +326,6 @@ impl Mailbox {
     pub(crate) fn poll(&self, cx: &mut TaskContext<'_>, messages: bool) -> Poll<Mail> {
         let mut state = lock(&self.state);
         if let Some(frame) = state.kill.take() {
-            // Keep a marker so later pushes are dropped.
-            state.kill = Some(frame.clone());
-            state.queue.clear();
             return Poll::Ready(Mail::Close(frame));
         }
         if messages && let Some(message) = state.queue.pop_front() {
@@ -376,6 +377,9 @@ mod tests {
             Poll::Ready(Mail::Close(frame)) => assert_eq!(frame.code(), CloseCode::POLICY_VIOLATION),
             other => panic!("{other:?}"),
         }
+        // Taken once; later messages are dropped.
+        assert!(closing.send_to(c.id, "3"));
+        assert!(c.mailbox.poll(&mut cx, true).is_pending());
         assert!(!closing.send_to(ConnectionId(999), "x"));
     }
 
