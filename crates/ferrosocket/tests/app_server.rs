@@ -88,8 +88,6 @@ fn echo(ctx: &mut Context, item: &Item) -> Option<String> {
     }
 }
 
-fn nothing(_: &mut Context) {}
-
 fn probe_route(
     builder: ServerBuilder,
     pattern: &str,
@@ -394,4 +392,213 @@ async fn read_frame(tcp: &mut TcpStream) -> (u8, Vec<u8>) {
     let mut payload = vec![0; usize::try_from(len).unwrap()];
     tcp.read_exact(&mut payload).await.unwrap();
     (h[0], payload)
+}
+
+fn lines(ctx: &mut Context) {
+    ctx.set_read_delimiter(Mode::delimiter("\n")).unwrap();
+    assert!(ctx.set_read_delimiter(Mode::delimiter("")).is_err());
+}
+
+/// Reports each item and switches modes on command items.
+fn switching(ctx: &mut Context, item: &Item) -> Option<String> {
+    match item.as_text() {
+        Some("bytes") => ctx.set_read_delimiter(Mode::Bytes(2)).unwrap(),
+        Some("yz") => {
+            let regex = RegexMode::text_search(r"\s+").unwrap();
+            ctx.set_read_delimiter(Mode::Regex(regex)).unwrap();
+        }
+        Some("three") => ctx.set_read_delimiter(Mode::records::<[u8; 3]>()).unwrap(),
+        _ => {}
+    }
+    if let Item::Record(record) = item {
+        let bytes = record.downcast_ref::<[u8; 3]>().copied();
+        ctx.set_read_delimiter(Mode::EntireMessage).unwrap();
+        return Some(format!("record {bytes:?}"));
+    }
+    None
+}
+
+#[tokio::test]
+async fn read_delimiters_cut_items() {
+    let (builder, mut events) = probe_route(Server::builder(), "/lines", lines, switching);
+    let (server, addr, serving) = start(builder).await;
+    let (mut ws, _) = connect(&format!("ws://{addr}/lines")).await.unwrap();
+    assert!(matches!(next(&mut events).await, Ev::Connect(_)));
+    for text in ["a\nb", "c\nbytes\n", "wxyz", "one two  three "] {
+        ws.send(Message::text(text)).await.unwrap();
+    }
+    ws.send(Message::binary(vec![7, 8, 9])).await.unwrap();
+    ws.send(Message::binary(vec![1, 2])).await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < 10 {
+        match next_not_write(&mut events).await {
+            Ev::Read(r) => got.push(r),
+            Ev::Note(n) => got.push(n),
+            other => panic!("{other:?}"),
+        }
+    }
+    let expected = ["T:a", "T:bc", "T:bytes", "T:wx", "T:yz", "T:one", "T:two", "T:three"];
+    assert_eq!(got[..8], expected);
+    assert!(got[8].starts_with("Record("), "{}", got[8]);
+    assert_eq!(got[9], "record Some([7, 8, 9])");
+    assert_eq!(next_not_write(&mut events).await, Ev::Read("B:b\"\\x01\\x02\"".into()));
+    ws.close(None).await.unwrap();
+    server.shutdown();
+    serving.await.unwrap().unwrap();
+}
+
+fn small_buffer(ctx: &mut Context) {
+    ctx.set_read_delimiter(Mode::delimiter("\n")).unwrap();
+    ctx.set_buffer_size(8);
+}
+
+#[tokio::test]
+async fn overflow_and_mixed_types_close() {
+    let (builder, mut events) = probe_route(Server::builder(), "/small", small_buffer, echo);
+    let (server, addr, serving) = start(builder).await;
+
+    // More than the cap without a delimiter: on_overflow_error, which closes 1009.
+    let (mut ws, _) = connect(&format!("ws://{addr}/small")).await.unwrap();
+    assert!(matches!(next(&mut events).await, Ev::Connect(_)));
+    ws.send(Message::text("0123456789abcdef")).await.unwrap();
+    match recv(&mut ws).await {
+        Message::Close(Some(frame)) => assert_eq!(frame.code(), CloseCode::MESSAGE_TOO_BIG),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(next_not_write(&mut events).await, Ev::Overflow);
+    assert!(matches!(next_not_write(&mut events).await, Ev::Close(1009, _)));
+
+    // Binary after a partial text item: the default on_read_error closes 1003.
+    let (mut ws, _) = connect(&format!("ws://{addr}/small")).await.unwrap();
+    assert!(matches!(next(&mut events).await, Ev::Connect(_)));
+    ws.send(Message::text("par")).await.unwrap();
+    ws.send(Message::binary(vec![1])).await.unwrap();
+    match recv(&mut ws).await {
+        Message::Close(Some(frame)) => assert_eq!(frame.code(), CloseCode::UNSUPPORTED_DATA),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(next_not_write(&mut events).await, Ev::Close(1003, _)));
+    server.shutdown();
+    serving.await.unwrap().unwrap();
+}
+
+/// Refuses without a token; picks the offered subprotocol and adds a header.
+struct Guarded;
+
+impl Handler for Guarded {
+    fn on_handshake(&mut self, request: &Request, response: &mut HandshakeResponse) -> Handshake {
+        if request.headers().get_str("Authorization") != Some("Bearer ok") {
+            response.header("WWW-Authenticate", "Bearer");
+            return Handshake::reject(401, "who are you?");
+        }
+        if let Some(p) = request.subprotocols().first() {
+            response.subprotocol(p.clone());
+        }
+        response.header("X-Served-By", "guarded");
+        Handshake::Accept
+    }
+    fn on_connect(&mut self, ctx: &mut Context, _: &Captures) {
+        let _ = ctx.write(ctx.request().map_or("-", |r| r.target()).to_owned());
+    }
+}
+
+#[tokio::test]
+async fn routing_handshake_and_http_fallback() {
+    let builder = Server::builder()
+        .route("/guarded", || Guarded)
+        .route("/item/<id:int>", || Guarded)
+        .fallback(|request| match request.path() {
+            "/" => HttpResponse::html("<p>home</p>"),
+            "/q" => HttpResponse::text(format!("q={}", request.query().unwrap_or(""))),
+            _ => HttpResponse::not_found(),
+        });
+    let (server, addr, serving) = start(builder).await;
+
+    // Plain HTTP: the fallback, 404 for unknown paths.
+    let home = http_get(addr, "/").await;
+    assert!(home.starts_with("HTTP/1.1 200 OK\r\n"), "{home}");
+    assert!(home.contains("Content-Type: text/html; charset=utf-8\r\n"));
+    assert!(home.ends_with("\r\n\r\n<p>home</p>"));
+    assert!(http_get(addr, "/q?x=1").await.ends_with("q=x=1"));
+    assert!(http_get(addr, "/nope").await.starts_with("HTTP/1.1 404 Not Found\r\n"));
+
+    // WebSocket: an unknown path is 404, a refusal is the handler's.
+    match connect(&format!("ws://{addr}/nowhere")).await {
+        Err(Error::Rejected { status: 404, .. }) => {}
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    match connect(&format!("ws://{addr}/item/x")).await {
+        Err(Error::Rejected { status: 404, .. }) => {}
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    match connect(&format!("ws://{addr}/guarded")).await {
+        Err(Error::Rejected { status: 401, body }) => assert_eq!(&body[..], b"who are you?"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    let options = ClientOptions::new()
+        .header("Authorization", "Bearer ok")
+        .subprotocol("chat.v1");
+    let (mut ws, response) = connect_with(&format!("ws://{addr}/item/12?a=b"), options)
+        .await
+        .unwrap();
+    assert_eq!(response.subprotocol.as_deref(), Some("chat.v1"));
+    assert_eq!(response.headers.get_str("X-Served-By"), Some("guarded"));
+    assert_eq!(recv(&mut ws).await, Message::text("/item/12?a=b"));
+    ws.close(None).await.unwrap();
+
+    // A default server answers plain HTTP with 404; a bad request head with 400.
+    let (plain, plain_addr, plain_serving) = start(Server::builder()).await;
+    assert!(http_get(plain_addr, "/").await.starts_with("HTTP/1.1 404 "));
+    let mut tcp = TcpStream::connect(plain_addr).await.unwrap();
+    tcp.write_all(b"\x01\x02\x03 nonsense\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    tcp.read_to_end(&mut answer).await.unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 400 "));
+    plain.shutdown();
+    plain_serving.await.unwrap().unwrap();
+    server.shutdown();
+    serving.await.unwrap().unwrap();
+}
+
+/// A client handler: says hello, keeps what it reads, closes after two items.
+#[derive(Default)]
+struct Chatty {
+    got: Vec<String>,
+    closed: Option<u16>,
+}
+
+impl Handler for Chatty {
+    fn on_connect(&mut self, ctx: &mut Context, captures: &Captures) {
+        assert!(captures.is_empty());
+        assert_eq!(ctx.path(), "/ws/cli/1");
+        assert!(ctx.request().is_none());
+        ctx.write("one").unwrap();
+        ctx.write("two").unwrap();
+    }
+    fn on_read(&mut self, ctx: &mut Context, data: Item) {
+        self.got.push(data.as_text().unwrap_or("?").to_owned());
+        if self.got.len() == 3 {
+            ctx.close(CloseCode::NORMAL, "done").unwrap();
+        }
+    }
+    fn on_close(&mut self, _: &mut Context, code: CloseCode, _: &str) {
+        self.closed = Some(code.as_u16());
+    }
+}
+
+#[tokio::test]
+async fn client_side_handler() {
+    let (builder, mut events) = probe_route(Server::builder(), "/ws/<name>/<id:int>", greet, echo);
+    let (server, addr, serving) = start(builder).await;
+    let task = ferrosocket::app::connect(&format!("ws://{addr}/ws/cli/1"), Chatty::default())
+        .await
+        .unwrap();
+    let chatty = tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+    assert_eq!(chatty.got[1..], ["one", "two"]);
+    assert!(chatty.got[0].starts_with("cli 1 /ws/cli/1"));
+    assert_eq!(chatty.closed, Some(1000));
+    assert!(matches!(next(&mut events).await, Ev::Connect(_)));
+    assert!(ferrosocket::app::connect("ws://127.0.0.1:1/", Chatty::default()).await.is_err());
+    server.shutdown();
+    serving.await.unwrap().unwrap();
 }
