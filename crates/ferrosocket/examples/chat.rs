@@ -35,7 +35,8 @@ impl Handler for Participant {
     fn on_read(&mut self, ctx: &mut Context, data: Item) {
         match data {
             Item::Text(text) => {
-                ctx.manager().broadcast(Message::text(format!("{}: {text}", self.name)));
+                ctx.manager()
+                    .broadcast(Message::text(format!("{}: {text}", self.name)));
             }
             _ => {
                 let _ = ctx.close(CloseCode::UNSUPPORTED_DATA, "text only");

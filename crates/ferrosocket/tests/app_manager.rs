@@ -189,9 +189,16 @@ async fn broadcast_reaches_everyone_and_a_slow_peer_is_dropped() {
     for _ in 0..3 {
         assert!(matches!(next(&mut events).await, Ev::Close(1001, _)));
     }
-    tokio::time::timeout(WAIT, serving).await.unwrap().unwrap().unwrap();
+    tokio::time::timeout(WAIT, serving)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert!(server.manager().is_empty());
-    assert!(connect(&url).await.is_err(), "nobody listens after shutdown");
+    assert!(
+        connect(&url).await.is_err(),
+        "nobody listens after shutdown"
+    );
 }
 
 #[tokio::test]
@@ -211,7 +218,11 @@ async fn manager_close_and_send_to_one() {
     assert_eq!(a.recv().await.unwrap().unwrap(), Message::text("to a"));
     server.manager().broadcast_except(first, "not a");
     assert_eq!(b.recv().await.unwrap().unwrap(), Message::text("not a"));
-    assert!(server.manager().close(second, CloseCode::from(4001), "kicked"));
+    assert!(
+        server
+            .manager()
+            .close(second, CloseCode::from(4001), "kicked")
+    );
     match b.recv().await.unwrap().unwrap() {
         Message::Close(Some(frame)) => assert_eq!(frame.code().as_u16(), 4001),
         other => panic!("{other:?}"),
@@ -231,7 +242,10 @@ async fn heartbeat_times_pongs_and_drops_dead_peers() {
     let server = Server::builder()
         .route("/live", member(&live_tx))
         .route("/dead", member(&dead_tx))
-        .heartbeat(Heartbeat::new(Duration::from_millis(100), Duration::from_millis(300)))
+        .heartbeat(Heartbeat::new(
+            Duration::from_millis(100),
+            Duration::from_millis(300),
+        ))
         .build();
     let (addr, serving) = start(&server).await;
 

@@ -186,7 +186,10 @@ fn commands(ctx: &mut Context, item: &Item) -> Option<String> {
         Some("close") => {
             ctx.close(CloseCode::from(4000), "bye").unwrap();
             let after = ctx.write("after close");
-            Some(format!("after close: {}", matches!(after, Err(WriteError::Closed))))
+            Some(format!(
+                "after close: {}",
+                matches!(after, Err(WriteError::Closed))
+            ))
         }
         Some("drop") => {
             ctx.write("never sent").unwrap();
@@ -199,7 +202,8 @@ fn commands(ctx: &mut Context, item: &Item) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_and_context_methods() {
-    let (builder, mut events) = probe_route(Server::builder(), "/ws/<name>/<id:int>", greet, commands);
+    let (builder, mut events) =
+        probe_route(Server::builder(), "/ws/<name>/<id:int>", greet, commands);
     let (server, addr, serving) = start(builder).await;
 
     let options = ClientOptions::new().header("X-Test", "yes");
@@ -222,8 +226,14 @@ async fn events_and_context_methods() {
     assert_eq!(recv(&mut ws).await, Message::text("héllo"));
     ws.send(Message::binary(vec![0, 1, 2])).await.unwrap();
     assert_eq!(recv(&mut ws).await, Message::binary(vec![0, 1, 2]));
-    assert_eq!(next_not_write(&mut events).await, Ev::Read("T:héllo".into()));
-    assert_eq!(next_not_write(&mut events).await, Ev::Read("B:b\"\\0\\x01\\x02\"".into()));
+    assert_eq!(
+        next_not_write(&mut events).await,
+        Ev::Read("T:héllo".into())
+    );
+    assert_eq!(
+        next_not_write(&mut events).await,
+        Ev::Read("B:b\"\\0\\x01\\x02\"".into())
+    );
 
     // Pings: ours and one with a payload, both timed; the client answers while
     // it reads.
@@ -254,19 +264,38 @@ async fn events_and_context_methods() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(tokio::time::timeout(WAIT, ws.recv()).await.unwrap().is_none());
-    assert_eq!(next_not_write(&mut events).await, Ev::Read("T:close".into()));
-    assert_eq!(next_not_write(&mut events).await, Ev::Note("after close: true".into()));
-    assert_eq!(next_not_write(&mut events).await, Ev::Close(4000, String::new()));
+    assert!(
+        tokio::time::timeout(WAIT, ws.recv())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        next_not_write(&mut events).await,
+        Ev::Read("T:close".into())
+    );
+    assert_eq!(
+        next_not_write(&mut events).await,
+        Ev::Note("after close: true".into())
+    );
+    assert_eq!(
+        next_not_write(&mut events).await,
+        Ev::Close(4000, String::new())
+    );
 
     // The peer's close reaches on_close; the manager forgets the connection.
     let (mut ws, _) = connect(&format!("ws://{addr}/ws/bob/-1")).await.unwrap();
     assert!(matches!(next(&mut events).await, Ev::Connect(_)));
     recv(&mut ws).await;
-    ws.close(Some(ferrosocket::CloseFrame::new(CloseCode::GOING_AWAY, "later").unwrap()))
-        .await
-        .unwrap();
-    assert_eq!(next_not_write(&mut events).await, Ev::Close(1001, "later".into()));
+    ws.close(Some(
+        ferrosocket::CloseFrame::new(CloseCode::GOING_AWAY, "later").unwrap(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        next_not_write(&mut events).await,
+        Ev::Close(1001, "later".into())
+    );
     for _ in 0..100 {
         if server.manager().is_empty() {
             break;
@@ -299,8 +328,10 @@ struct Writer {
 
 impl Handler for Writer {
     fn on_connect(&mut self, ctx: &mut Context, _: &Captures) {
-        ctx.write_fragments(DataKind::Text, ["he", "l", "lo €"]).unwrap();
-        ctx.write_fragments(DataKind::Binary, Vec::<Vec<u8>>::new()).unwrap();
+        ctx.write_fragments(DataKind::Text, ["he", "l", "lo €"])
+            .unwrap();
+        ctx.write_fragments(DataKind::Binary, Vec::<Vec<u8>>::new())
+            .unwrap();
         ctx.write_packed(&[[1u8, 2], [3, 4]]).unwrap();
         ctx.write_file(&self.path, 10, Some(200_000)).unwrap();
         ctx.write_file(&self.path, 299_990, None).unwrap();
@@ -329,8 +360,14 @@ async fn fragments_records_and_files() {
     assert_eq!(recv(&mut ws).await, Message::text("hello €"));
     assert_eq!(recv(&mut ws).await, Message::binary(Vec::new()));
     assert_eq!(recv(&mut ws).await, Message::binary(vec![1, 2, 3, 4]));
-    assert_eq!(recv(&mut ws).await, Message::binary(data[10..200_010].to_vec()));
-    assert_eq!(recv(&mut ws).await, Message::binary(data[299_990..].to_vec()));
+    assert_eq!(
+        recv(&mut ws).await,
+        Message::binary(data[10..200_010].to_vec())
+    );
+    assert_eq!(
+        recv(&mut ws).await,
+        Message::binary(data[299_990..].to_vec())
+    );
     assert_eq!(recv(&mut ws).await, Message::binary(Vec::new()));
     assert_eq!(recv(&mut ws).await, Message::text("done"));
     ws.close(None).await.unwrap();
@@ -342,11 +379,19 @@ async fn fragments_records_and_files() {
         frames.push(read_frame(&mut raw).await);
     }
     let first: Vec<(u8, &[u8])> = frames[..3].iter().map(|(b0, p)| (*b0, &p[..])).collect();
-    assert_eq!(first, [(0x01, &b"he"[..]), (0x00, b"l"), (0x80, "lo €".as_bytes())]);
+    assert_eq!(
+        first,
+        [(0x01, &b"he"[..]), (0x00, b"l"), (0x80, "lo €".as_bytes())]
+    );
     let file_frames: Vec<(u8, usize)> = frames[5..9].iter().map(|(b0, p)| (*b0, p.len())).collect();
     assert_eq!(
         file_frames,
-        [(0x02, 65536), (0x00, 65536), (0x00, 65536), (0x80, 200_000 - 3 * 65536)]
+        [
+            (0x02, 65536),
+            (0x00, 65536),
+            (0x00, 65536),
+            (0x80, 200_000 - 3 * 65536)
+        ]
     );
     std::fs::remove_file(&path).unwrap();
     drop(raw);
@@ -368,14 +413,21 @@ async fn raw_upgrade(addr: SocketAddr, path: &str) -> TcpStream {
         tcp.read_exact(&mut byte).await.unwrap();
         head.push(byte[0]);
     }
-    assert!(head.starts_with(b"HTTP/1.1 101 "), "{}", String::from_utf8_lossy(&head));
+    assert!(
+        head.starts_with(b"HTTP/1.1 101 "),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
     tcp
 }
 
 /// One unmasked server frame: first byte and payload.
 async fn read_frame(tcp: &mut TcpStream) -> (u8, Vec<u8>) {
     let mut h = [0; 2];
-    tokio::time::timeout(WAIT, tcp.read_exact(&mut h)).await.unwrap().unwrap();
+    tokio::time::timeout(WAIT, tcp.read_exact(&mut h))
+        .await
+        .unwrap()
+        .unwrap();
     let len = match h[1] & 0x7f {
         126 => {
             let mut l = [0; 2];
@@ -437,11 +489,16 @@ async fn read_delimiters_cut_items() {
             other => panic!("{other:?}"),
         }
     }
-    let expected = ["T:a", "T:bc", "T:bytes", "T:wx", "T:yz", "T:one", "T:two", "T:three"];
+    let expected = [
+        "T:a", "T:bc", "T:bytes", "T:wx", "T:yz", "T:one", "T:two", "T:three",
+    ];
     assert_eq!(got[..8], expected);
     assert!(got[8].starts_with("Record("), "{}", got[8]);
     assert_eq!(got[9], "record Some([7, 8, 9])");
-    assert_eq!(next_not_write(&mut events).await, Ev::Read("B:b\"\\x01\\x02\"".into()));
+    assert_eq!(
+        next_not_write(&mut events).await,
+        Ev::Read("B:b\"\\x01\\x02\"".into())
+    );
     ws.close(None).await.unwrap();
     server.shutdown();
     serving.await.unwrap().unwrap();
@@ -466,7 +523,10 @@ async fn overflow_and_mixed_types_close() {
         other => panic!("{other:?}"),
     }
     assert_eq!(next_not_write(&mut events).await, Ev::Overflow);
-    assert!(matches!(next_not_write(&mut events).await, Ev::Close(1009, _)));
+    assert!(matches!(
+        next_not_write(&mut events).await,
+        Ev::Close(1009, _)
+    ));
 
     // Binary after a partial text item: the default on_read_error closes 1003.
     let (mut ws, _) = connect(&format!("ws://{addr}/small")).await.unwrap();
@@ -477,7 +537,10 @@ async fn overflow_and_mixed_types_close() {
         Message::Close(Some(frame)) => assert_eq!(frame.code(), CloseCode::UNSUPPORTED_DATA),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(next_not_write(&mut events).await, Ev::Close(1003, _)));
+    assert!(matches!(
+        next_not_write(&mut events).await,
+        Ev::Close(1003, _)
+    ));
     server.shutdown();
     serving.await.unwrap().unwrap();
 }
@@ -520,7 +583,11 @@ async fn routing_handshake_and_http_fallback() {
     assert!(home.contains("Content-Type: text/html; charset=utf-8\r\n"));
     assert!(home.ends_with("\r\n\r\n<p>home</p>"));
     assert!(http_get(addr, "/q?x=1").await.ends_with("q=x=1"));
-    assert!(http_get(addr, "/nope").await.starts_with("HTTP/1.1 404 Not Found\r\n"));
+    assert!(
+        http_get(addr, "/nope")
+            .await
+            .starts_with("HTTP/1.1 404 Not Found\r\n")
+    );
 
     // WebSocket: an unknown path is 404, a refusal is the handler's.
     match connect(&format!("ws://{addr}/nowhere")).await {
@@ -550,7 +617,9 @@ async fn routing_handshake_and_http_fallback() {
     let (plain, plain_addr, plain_serving) = start(Server::builder()).await;
     assert!(http_get(plain_addr, "/").await.starts_with("HTTP/1.1 404 "));
     let mut tcp = TcpStream::connect(plain_addr).await.unwrap();
-    tcp.write_all(b"\x01\x02\x03 nonsense\r\n\r\n").await.unwrap();
+    tcp.write_all(b"\x01\x02\x03 nonsense\r\n\r\n")
+        .await
+        .unwrap();
     let mut answer = Vec::new();
     tcp.read_to_end(&mut answer).await.unwrap();
     assert!(answer.starts_with(b"HTTP/1.1 400 "));
@@ -598,7 +667,11 @@ async fn client_side_handler() {
     assert!(chatty.got[0].starts_with("cli 1 /ws/cli/1"));
     assert_eq!(chatty.closed, Some(1000));
     assert!(matches!(next(&mut events).await, Ev::Connect(_)));
-    assert!(ferrosocket::app::connect("ws://127.0.0.1:1/", Chatty::default()).await.is_err());
+    assert!(
+        ferrosocket::app::connect("ws://127.0.0.1:1/", Chatty::default())
+            .await
+            .is_err()
+    );
     server.shutdown();
     serving.await.unwrap().unwrap();
 }

@@ -348,7 +348,8 @@ impl Context {
     /// [`WriteError::Closed`] if closing already.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), WriteError> {
         self.check_open()?;
-        self.outbox.push_back(Outgoing::Close(close_frame(code, reason)));
+        self.outbox
+            .push_back(Outgoing::Close(close_frame(code, reason)));
         self.phase = Phase::Closing;
         Ok(())
     }

@@ -67,7 +67,8 @@ pub(crate) async fn run<S>(
     // Heartbeat: the next ping, and the deadline of the oldest unanswered one.
     let mut next_ping = heartbeat.map(|h| Instant::now() + h.interval);
     let mut pong_deadline: Option<Instant> = None;
-    let mut sleep: Option<Pin<Box<Sleep>>> = next_ping.map(|at| Box::pin(tokio::time::sleep_until(at)));
+    let mut sleep: Option<Pin<Box<Sleep>>> =
+        next_ping.map(|at| Box::pin(tokio::time::sleep_until(at)));
 
     loop {
         if ctx.phase == Phase::Abort {
@@ -345,7 +346,10 @@ where
             }
             Ok(())
         }
-        Outgoing::File { file: std_file, len } => {
+        Outgoing::File {
+            file: std_file,
+            len,
+        } => {
             *file = Some(FileJob {
                 file: tokio::fs::File::from_std(std_file),
                 remaining: len,

@@ -137,14 +137,17 @@ impl HttpResponse {
                 && !value.iter().any(|&b| b == b'\r' || b == b'\n')
         }) && (100..=999).contains(&self.status);
         if !valid {
-            return Self::new(500).body("invalid response\n").to_bytes(head_only);
+            return Self::new(500)
+                .body("invalid response\n")
+                .to_bytes(head_only);
         }
         let mut out = Vec::with_capacity(128 + self.body.len());
         out.extend_from_slice(
             format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status)).as_bytes(),
         );
         for (name, value) in &self.headers {
-            if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("connection")
+            if name.eq_ignore_ascii_case("content-length")
+                || name.eq_ignore_ascii_case("connection")
             {
                 continue;
             }

@@ -364,7 +364,9 @@ mod tests {
         let report = manager.broadcast("z");
         assert_eq!((report.queued, report.skipped), (1, 1));
         let mut cx = noop_cx();
-        assert!(matches!(b.mailbox.poll(&mut cx, true), Poll::Ready(Mail::Message(m)) if m == Message::text("x")));
+        assert!(
+            matches!(b.mailbox.poll(&mut cx, true), Poll::Ready(Mail::Message(m)) if m == Message::text("x"))
+        );
         assert!(matches!(b.mailbox.poll(&mut cx, false), Poll::Pending));
         drop(b);
         assert_eq!(manager.len(), 1);
@@ -374,7 +376,9 @@ mod tests {
         assert!(closing.send_to(c.id, "1"));
         assert!(!closing.send_to(c.id, "2"));
         match c.mailbox.poll(&mut cx, true) {
-            Poll::Ready(Mail::Close(frame)) => assert_eq!(frame.code(), CloseCode::POLICY_VIOLATION),
+            Poll::Ready(Mail::Close(frame)) => {
+                assert_eq!(frame.code(), CloseCode::POLICY_VIOLATION)
+            }
             other => panic!("{other:?}"),
         }
         // Taken once; later messages are dropped.

@@ -21,8 +21,8 @@ use crate::{CloseCode, Reject, Request, StreamConfig};
 
 use super::http::{head_end, parse_head};
 use super::{
-    Context, Handler, Handshake, HandshakeResponse, Heartbeat, HttpRequest,
-    HttpResponse, Manager, Pattern,
+    Context, Handler, Handshake, HandshakeResponse, Heartbeat, HttpRequest, HttpResponse, Manager,
+    Pattern,
 };
 
 type Factory = Box<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
@@ -187,7 +187,12 @@ struct Inner {
 
 impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let routes: Vec<&str> = self.inner.routes.iter().map(|r| r.pattern.as_str()).collect();
+        let routes: Vec<&str> = self
+            .inner
+            .routes
+            .iter()
+            .map(|r| r.pattern.as_str())
+            .collect();
         f.debug_struct("Server")
             .field("routes", &routes)
             .field("manager", &self.inner.manager)
@@ -279,10 +284,8 @@ impl Server {
             .close_timeout
             .unwrap_or(Duration::from_secs(5))
             + Duration::from_secs(1);
-        let _ = tokio::time::timeout(grace, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
+        let _ =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
         tasks.shutdown().await;
         Ok(())
     }
@@ -331,7 +334,10 @@ impl Server {
             return answer(socket, HttpResponse::not_found(), false).await;
         };
         let mut handler = (route.factory)();
-        let io = Prefixed { prefix: buf, io: socket };
+        let io = Prefixed {
+            prefix: buf,
+            io: socket,
+        };
         let accepted = crate::tokio::accept_with_config(
             io,
             inner.config.clone(),
