@@ -675,3 +675,60 @@ async fn client_side_handler() {
     server.shutdown();
     serving.await.unwrap().unwrap();
 }
+
+/// Streams 50 numbered messages, the next one queued from each `on_write`
+/// (Pants' way of producing a large answer), and answers reads meanwhile.
+struct Producer {
+    sent: u32,
+}
+
+impl Handler for Producer {
+    fn on_connect(&mut self, ctx: &mut Context, _: &Captures) {
+        ctx.write(format!("chunk {}", self.sent)).unwrap();
+    }
+    fn on_write(&mut self, ctx: &mut Context) {
+        if self.sent < 49 {
+            self.sent += 1;
+            ctx.write(format!("chunk {}", self.sent)).unwrap();
+        }
+    }
+    fn on_read(&mut self, ctx: &mut Context, data: Item) {
+        ctx.write(format!("echo {}", data.as_text().unwrap_or("?")))
+            .unwrap();
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn on_write_drives_a_producer_and_unix_sockets_serve() {
+    let server = Server::builder()
+        .route("/produce", || Producer { sent: 0 })
+        .build();
+    let path = std::env::temp_dir().join(format!("ferrosocket-app-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let serving = tokio::spawn({
+        let server = server.clone();
+        async move { server.serve_unix(listener).await }
+    });
+    let socket = tokio::net::UnixStream::connect(&path).await.unwrap();
+    let (mut ws, _) = ferrosocket::tokio::client_async("ws://localhost/produce", socket)
+        .await
+        .unwrap();
+    ws.send(Message::text("meanwhile")).await.unwrap();
+    let mut chunks = Vec::new();
+    let mut echoed = false;
+    while chunks.len() < 50 || !echoed {
+        match recv(&mut ws).await {
+            Message::Text(t) if t.as_str() == "echo meanwhile" => echoed = true,
+            Message::Text(t) => chunks.push(t.as_str().to_owned()),
+            other => panic!("{other:?}"),
+        }
+    }
+    let expected: Vec<String> = (0..50).map(|i| format!("chunk {i}")).collect();
+    assert_eq!(chunks, expected);
+    ws.close(None).await.unwrap();
+    server.shutdown();
+    serving.await.unwrap().unwrap();
+    std::fs::remove_file(&path).unwrap();
+}
