@@ -209,15 +209,23 @@ impl Context {
     }
 
     /// Queues a message: a `String` / `&str` goes as text, `Vec<u8>` / `Bytes` as
-    /// binary (any [`Message`] works, controls included).
+    /// binary. Any [`Message`] works: a close is [`close`](Self::close), a ping
+    /// [`ping_payload`](Self::ping_payload), a pong goes as it is.
     ///
     /// # Errors
     ///
     /// [`WriteError::Closed`].
     pub fn write(&mut self, message: impl Into<Message>) -> Result<(), WriteError> {
         self.check_open()?;
-        self.outbox.push_back(Outgoing::Message(message.into()));
-        Ok(())
+        match message.into() {
+            Message::Close(Some(frame)) => self.close(frame.code(), frame.reason()),
+            Message::Close(None) => self.close(CloseCode::NORMAL, ""),
+            Message::Ping(payload) => self.ping_payload(payload),
+            message => {
+                self.outbox.push_back(Outgoing::Message(message));
+                Ok(())
+            }
+        }
     }
 
     /// Queues one message sent as one frame per item of `fragments` (at least one
@@ -444,5 +452,53 @@ impl Context {
     /// The manager of the live connections, to broadcast or reach another one.
     pub fn manager(&self) -> &Manager {
         &self.manager
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> Context {
+        let manager = Manager::new();
+        Context::new(ConnectionId::from_raw(1), manager, "/".into())
+    }
+
+    #[test]
+    fn queue_order_and_closing() {
+        let mut ctx = ctx();
+        ctx.write("a").unwrap();
+        ctx.write(Message::Ping(Bytes::from_static(b"p"))).unwrap();
+        ctx.ping().unwrap();
+        assert!(matches!(&ctx.outbox[0], Outgoing::Ping(p) if &p[..] == b"p"));
+        assert!(matches!(&ctx.outbox[1], Outgoing::Ping(p) if p.len() == 8));
+        assert!(matches!(&ctx.outbox[2], Outgoing::Message(_)));
+        ctx.write(Message::Close(None)).unwrap();
+        assert!(!ctx.is_open());
+        assert!(
+            matches!(ctx.outbox.back(), Some(Outgoing::Close(f)) if f.code() == CloseCode::NORMAL)
+        );
+        assert!(matches!(ctx.write("late"), Err(WriteError::Closed)));
+        assert!(matches!(ctx.ping(), Err(WriteError::Closed)));
+        assert!(matches!(
+            ctx.close(CloseCode::NORMAL, ""),
+            Err(WriteError::Closed)
+        ));
+        ctx.close_now();
+        assert!(ctx.outbox.is_empty() && ctx.phase == Phase::Abort);
+    }
+
+    #[test]
+    fn pongs_match_their_pings() {
+        let mut ctx = ctx();
+        for i in 0..40u8 {
+            ctx.ping_sent(Bytes::from(vec![i]));
+        }
+        assert_eq!(ctx.pings.len(), MAX_PINGS);
+        assert!(ctx.pong_received(&[0]).is_none(), "forgotten");
+        assert!(ctx.pong_received(&[39]).is_some());
+        assert!(ctx.pong_received(&[39]).is_none(), "answered once");
+        assert!(ctx.headers().is_empty());
+        assert!(ctx.request().is_none() && ctx.captures().is_empty());
     }
 }

@@ -14,6 +14,11 @@ use crate::{CloseCode, CloseFrame, Message};
 pub struct ConnectionId(u64);
 
 impl ConnectionId {
+    #[cfg(test)]
+    pub(crate) const fn from_raw(id: u64) -> Self {
+        Self(id)
+    }
+
     /// The number behind the id.
     pub const fn get(self) -> u64 {
         self.0
