@@ -634,6 +634,9 @@ async fn routing_handshake_and_http_fallback() {
 struct Chatty {
     got: Vec<String>,
     closed: Option<u16>,
+    timed_pongs: usize,
+    /// Close only after the echo of "two pongs".
+    wait_pongs: bool,
 }
 
 impl Handler for Chatty {
@@ -646,8 +649,19 @@ impl Handler for Chatty {
     }
     fn on_read(&mut self, ctx: &mut Context, data: Item) {
         self.got.push(data.as_text().unwrap_or("?").to_owned());
-        if self.got.len() == 3 {
+        let done = if self.wait_pongs {
+            data.as_text() == Some("two pongs")
+        } else {
+            self.got.len() == 3
+        };
+        if done {
             ctx.close(CloseCode::NORMAL, "done").unwrap();
+        }
+    }
+    fn on_pong(&mut self, ctx: &mut Context, _: bytes::Bytes, rtt: Option<Duration>) {
+        self.timed_pongs += usize::from(rtt.is_some());
+        if self.timed_pongs == 2 && ctx.is_open() {
+            ctx.write("two pongs").unwrap();
         }
     }
     fn on_close(&mut self, _: &mut Context, code: CloseCode, _: &str) {
@@ -672,6 +686,33 @@ async fn client_side_handler() {
             .await
             .is_err()
     );
+
+    // With a heartbeat and a shared manager: pongs come back timed.
+    let manager = ferrosocket::app::Manager::new();
+    let task = ferrosocket::app::Client::new()
+        .manager(manager.clone())
+        .heartbeat(ferrosocket::app::Heartbeat::new(
+            Duration::from_millis(20),
+            Duration::from_secs(5),
+        ))
+        .connect(
+            &format!("ws://{addr}/ws/cli/1"),
+            Chatty {
+                wait_pongs: true,
+                ..Chatty::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(manager.len(), 1);
+    let chatty = tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+    assert!(chatty.timed_pongs >= 2);
+    assert!(
+        chatty.got.contains(&"two pongs".to_owned()),
+        "{:?}",
+        chatty.got
+    );
+    assert!(manager.is_empty());
     server.shutdown();
     serving.await.unwrap().unwrap();
 }

@@ -1,50 +1,110 @@
-//! The client side of the handler API on tokio: [`connect`], [`connect_with`].
+//! The client side of the handler API on tokio: [`connect`] and the [`Client`]
+//! builder.
 
 use tokio::task::JoinHandle;
 
 use crate::Error;
 use crate::tokio::ClientOptions;
 
-use super::{Context, Handler, Manager};
+use super::{Context, Handler, Heartbeat, Manager};
 
-/// Connects to a `ws://` URL and runs `handler` on the connection in a new task
-/// (events as on a server, without [`on_handshake`](Handler::on_handshake);
-/// [`on_connect`](Handler::on_connect) gets no captures). The task's
-/// [`JoinHandle`] gives the handler back once [`on_close`](Handler::on_close)
-/// has run. The connection belongs to a new [`Manager`] of its own; see
-/// [`connect_with`] to share one.
+/// Connects to a `ws://` URL and runs `handler` on the connection in a new task,
+/// with the default [`Client`] settings. See [`Client::connect`].
 ///
 /// # Errors
 ///
-/// Those of [`ferrosocket::tokio::connect`](crate::tokio::connect): the handler
-/// never runs.
+/// As [`Client::connect`].
 pub async fn connect<H: Handler>(url: &str, handler: H) -> Result<JoinHandle<H>, Error> {
-    connect_with(url, ClientOptions::default(), &Manager::new(), handler).await
+    Client::new().connect(url, handler).await
 }
 
-/// [`connect`] with options (headers, subprotocols, settings) and the manager
-/// the connection joins (e.g. to broadcast to many client connections).
+/// Settings of client connections run by a [`Handler`]: handshake options, the
+/// [`Manager`] they join, a heartbeat.
 ///
-/// # Errors
+/// ```no_run
+/// # async fn demo() -> Result<(), ferrosocket::Error> {
+/// use std::time::Duration;
+/// use ferrosocket::app::{Client, Handler, Heartbeat, Manager};
+/// use ferrosocket::tokio::ClientOptions;
 ///
-/// As [`connect`].
-pub async fn connect_with<H: Handler>(
-    url: &str,
+/// struct Quiet;
+/// impl Handler for Quiet {}
+///
+/// let manager = Manager::new();
+/// let task = Client::new()
+///     .options(ClientOptions::new().header("Authorization", "Bearer t0ken"))
+///     .manager(manager.clone())
+///     .heartbeat(Heartbeat::new(Duration::from_secs(20), Duration::from_secs(10)))
+///     .connect("ws://127.0.0.1:9000/chat/bot", Quiet)
+///     .await?;
+/// manager.broadcast("hello from every client connection");
+/// let _handler = task.await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Client {
     options: ClientOptions,
-    manager: &Manager,
-    mut handler: H,
-) -> Result<JoinHandle<H>, Error> {
-    let (ws, response) = crate::tokio::connect_with(url, options).await?;
-    let path = crate::proto::stream::parse_url(url)
-        .map(|u| u.target().split('?').next().unwrap_or("/").to_owned())
-        .unwrap_or_default();
-    let registration = manager.register();
-    let mut ctx = Context::new(registration.id, manager.clone(), path);
-    ctx.response_headers = Some(response.headers);
-    ctx.local_addr = ws.get_ref().local_addr().ok();
-    ctx.remote_addr = ws.get_ref().peer_addr().ok();
-    Ok(tokio::spawn(async move {
-        super::driver::run(ws, &mut handler, ctx, registration, None).await;
-        handler
-    }))
+    manager: Option<Manager>,
+    heartbeat: Option<Heartbeat>,
+}
+
+impl Client {
+    /// Default options, a new manager per connection, no heartbeat.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The handshake options (headers, subprotocols, stream settings).
+    #[must_use]
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The manager connections join (to broadcast to many of them).
+    #[must_use]
+    pub fn manager(mut self, manager: Manager) -> Self {
+        self.manager = Some(manager);
+        self
+    }
+
+    /// Keep-alive pings, as on a server.
+    #[must_use]
+    pub fn heartbeat(mut self, heartbeat: Heartbeat) -> Self {
+        self.heartbeat = Some(heartbeat);
+        self
+    }
+
+    /// Connects to a `ws://` URL and runs `handler` on the connection in a new
+    /// task: events as on a server, without
+    /// [`on_handshake`](Handler::on_handshake);
+    /// [`on_connect`](Handler::on_connect) gets no captures. The task's
+    /// [`JoinHandle`] gives the handler back once [`on_close`](Handler::on_close)
+    /// has run.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`ferrosocket::tokio::connect_with`](crate::tokio::connect_with):
+    /// then the handler never runs.
+    pub async fn connect<H: Handler>(
+        &self,
+        url: &str,
+        mut handler: H,
+    ) -> Result<JoinHandle<H>, Error> {
+        let (ws, response) = crate::tokio::connect_with(url, self.options.clone()).await?;
+        let path = crate::proto::stream::parse_url(url)
+            .map(|u| u.target().split('?').next().unwrap_or("/").to_owned())
+            .unwrap_or_default();
+        let manager = self.manager.clone().unwrap_or_default();
+        let registration = manager.register();
+        let mut ctx = Context::new(registration.id, manager, path);
+        ctx.response_headers = Some(response.headers);
+        ctx.local_addr = ws.get_ref().local_addr().ok();
+        ctx.remote_addr = ws.get_ref().peer_addr().ok();
+        let heartbeat = self.heartbeat;
+        Ok(tokio::spawn(async move {
+            super::driver::run(ws, &mut handler, ctx, registration, heartbeat).await;
+            handler
+        }))
+    }
 }

@@ -44,7 +44,7 @@ pub use manager::{Broadcast, ConnectionId, Manager, QueueFull};
 pub use route::{Capture, Captures, Pattern, PatternError};
 
 #[cfg(feature = "tokio")]
-pub use client::{connect, connect_with};
+pub use client::{Client, connect};
 #[cfg(feature = "tokio")]
 pub use server::{Server, ServerBuilder};
 
