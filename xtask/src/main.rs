@@ -27,7 +27,18 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const FUZZ_TARGETS: &[&str] = &["codec_decode", "mask_diff", "utf8_stream"];
+/// Every target in fuzz/fuzz_targets (`cargo xtask fuzz SECONDS` runs them all).
+const FUZZ_TARGETS: &[&str] = &[
+    "codec_decode",
+    "mask_diff",
+    "utf8_stream",
+    "handshake_request",
+    "handshake_response",
+    "proto_server",
+    "deflate_inflate",
+    "deflate_negotiate",
+    "delimit_stream",
+];
 const BASELINES: &[&str] = &[
     "copy",
     "word",
@@ -333,5 +344,22 @@ fn collect_estimates(dir: &Path, out: &mut Vec<PathBuf>) {
                 collect_estimates(&path, out);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fuzz_targets_list_every_target_file() {
+        let dir = super::root().join("fuzz/fuzz_targets");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter_map(|n| n.strip_suffix(".rs").map(str::to_owned))
+            .collect();
+        files.sort();
+        let mut listed: Vec<String> = super::FUZZ_TARGETS.iter().map(|s| s.to_string()).collect();
+        listed.sort();
+        assert_eq!(files, listed);
     }
 }
