@@ -588,6 +588,27 @@ async fn routing_handshake_and_http_fallback() {
             .await
             .starts_with("HTTP/1.1 404 Not Found\r\n")
     );
+    // A WebSocket route asked for over plain HTTP is the fallback's too.
+    assert!(
+        http_get(addr, "/guarded")
+            .await
+            .starts_with("HTTP/1.1 404 ")
+    );
+    // An upgrade without a key is refused by the handshake: 400.
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(
+        b"GET /guarded HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut answer = Vec::new();
+    tcp.read_to_end(&mut answer).await.unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 400 "),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
 
     // WebSocket: an unknown path is 404, a refusal is the handler's.
     match connect(&format!("ws://{addr}/nowhere")).await {
