@@ -98,7 +98,11 @@ pub(crate) async fn run<S>(
                 // Errors: a close went out already.
                 let _ = ws.core_mut().send(Message::Close(Some(frame)));
             }
-            Event::Mail(message) => ctx.outbox.push_back(Outgoing::Message(message)),
+            Event::Mail(message) => {
+                ctx.outbox.push_back(Outgoing::Message(message));
+                // Take what else is waiting, up to the read pause, for one write.
+                mailbox.drain_into(&mut ctx.outbox, MAX_QUEUED_BEFORE_READ);
+            }
             Event::Tick => {
                 let now = Instant::now();
                 let Some(hb) = heartbeat else { continue };
@@ -130,13 +134,18 @@ pub(crate) async fn run<S>(
                 if file.is_some() {
                     continue; // the next poll reads the file
                 }
-                let Some(next) = ctx.outbox.pop_front() else {
-                    continue;
-                };
-                if let Err(()) = queue(&mut ws, &mut ctx, &mut file, next) {
-                    fail_write(&mut ws, &mut ctx, &mut file);
+                // Queue as much as the write buffer takes: one write carries
+                // the batch.
+                while file.is_none() && !ws.core_mut().write_buffer_full() {
+                    let Some(next) = ctx.outbox.pop_front() else {
+                        break;
+                    };
+                    wrote = true;
+                    if let Err(()) = queue(&mut ws, &mut ctx, &mut file, next) {
+                        fail_write(&mut ws, &mut ctx, &mut file);
+                        break;
+                    }
                 }
-                wrote = true;
             }
             Event::FileChunk(n) => {
                 let Some(job) = &mut file else { continue };

@@ -341,6 +341,23 @@ impl Mailbox {
     }
 }
 
+impl Mailbox {
+    /// Moves queued messages to `out` while it holds fewer than `max` items
+    /// (none once a close was ordered: [`poll`](Self::poll) reports that).
+    pub(crate) fn drain_into(&self, out: &mut VecDeque<super::context::Outgoing>, max: usize) {
+        let mut state = lock(&self.state);
+        if state.kill.is_some() {
+            return;
+        }
+        while out.len() < max {
+            let Some(message) = state.queue.pop_front() else {
+                break;
+            };
+            out.push_back(super::context::Outgoing::Message(message));
+        }
+    }
+}
+
 /// What [`Mailbox::poll`] found.
 #[derive(Debug)]
 pub(crate) enum Mail {
