@@ -256,9 +256,12 @@ pub fn read_into_spare<R: ReadOutcome>(
     result
 }
 
-/// Frees `buf`'s allocation if it holds no bytes.
+/// Frees `buf`'s allocation if it holds no bytes. Also when its capacity is 0: a
+/// `BytesMut` whose every byte was split off still shares the allocation (and a
+/// later `reserve` would take all of it back), so an idle connection would keep the
+/// buffer of its largest message alive.
 fn release_if_empty(buf: &mut BytesMut) {
-    if buf.is_empty() && buf.capacity() > 0 {
+    if buf.is_empty() {
         *buf = BytesMut::new();
     }
 }
@@ -386,6 +389,10 @@ pub struct StreamCore {
     finished: bool,
     /// Room offered to the next read (between `read_chunk` and `read_chunk_max`).
     read_size: usize,
+    /// Input bytes consumed since the last data message was handed out.
+    message_wire_len: usize,
+    /// Input bytes the last data message took (a hint for the next read's size).
+    last_message_wire_len: usize,
 }
 
 impl StreamCore {
@@ -394,6 +401,8 @@ impl StreamCore {
         Self {
             conn,
             read_size: config.read_chunk,
+            message_wire_len: 0,
+            last_message_wire_len: 0,
             config,
             finished: false,
         }
@@ -437,13 +446,22 @@ impl StreamCore {
         if self.finished {
             return None;
         }
-        let event = match self.conn.next_event()? {
+        let buffered = self.conn.buffered_input_len();
+        let event = self.conn.next_event();
+        self.message_wire_len += buffered - self.conn.buffered_input_len();
+        let event = match event? {
             Ok(event) => event,
             Err(e) => {
                 self.finished = true;
                 return Some(Err(Error::Protocol(e)));
             }
         };
+        if matches!(event, Event::Text { .. } | Event::Binary { .. }) {
+            // What the last message took on the wire: the next read is offered at
+            // least that much, so that a peer sending messages of one size has each
+            // read in one go instead of a read of `read_chunk` and then the rest.
+            self.last_message_wire_len = core::mem::take(&mut self.message_wire_len);
+        }
         Some(Ok(match event {
             Event::Text { data, .. } => Message::Text(data),
             Event::Binary { data, .. } => Message::Binary(data),
@@ -484,13 +502,19 @@ impl StreamCore {
     /// header announced a payload not yet received, room for all of it at once
     /// (its length was checked against the limits; the eager reserve is capped at
     /// [`Config::max_frame_size`]), so a big message does not grow the buffer by
-    /// doubling.
+    /// doubling; and at least what the last data message took on the wire (up to
+    /// [`StreamConfig::read_chunk_max`]), so messages of a steady size each come in
+    /// one read. The room is only reserved: an idle connection gives it back
+    /// ([`release_idle_buffers`](Self::release_idle_buffers)).
     pub fn prepare_read(&mut self) -> &mut BytesMut {
         let wanted = self
             .conn
             .frame_bytes_wanted()
             .min(self.config.protocol.max_frame_size);
-        let want = self.read_size.max(wanted);
+        let hint = self
+            .last_message_wire_len
+            .min(self.config.read_chunk_max.max(self.config.read_chunk));
+        let want = self.read_size.max(wanted).max(hint);
         let buf = self.conn.read_buf();
         if buf.capacity() - buf.len() < want {
             buf.reserve(want);
@@ -740,6 +764,28 @@ mod tests {
         small.read_buf().extend_from_slice(&frame[..14]);
         assert!(small.next_message().is_none());
         assert!(small.prepare_read().capacity() < 200_000 + 64 * 1024);
+    }
+
+    #[test]
+    fn next_read_is_offered_what_the_last_message_took() {
+        let (mut client, mut server) = pair();
+        client
+            .send(Message::binary(alloc::vec![5u8; 20_000]))
+            .unwrap();
+        pump(&mut client, &mut server);
+        assert!(matches!(server.next_message(), Some(Ok(Message::Binary(b))) if b.len() == 20_000));
+        server.release_idle_buffers();
+        let buf = server.prepare_read();
+        assert!(buf.capacity() >= 20_000 + 8, "{}", buf.capacity());
+        // Capped at read_chunk_max.
+        client
+            .send(Message::binary(alloc::vec![5u8; 1 << 20]))
+            .unwrap();
+        pump(&mut client, &mut server);
+        assert!(server.next_message().is_some());
+        server.release_idle_buffers();
+        let capacity = server.prepare_read().capacity();
+        assert!(capacity < 1 << 20, "{capacity}");
     }
 
     #[test]
