@@ -92,6 +92,8 @@ pub(crate) fn run(args: &[String]) -> Result {
         "interop",
         "--test",
         "bomb",
+        "--test",
+        "chat_browser",
         "--",
         "--nocapture",
         "--test-threads=1",
