@@ -208,11 +208,6 @@ fn bench(args: &[String]) -> Result {
     for b in args {
         cargo_args.extend(["--bench", b.as_str()]);
     }
-    if args.is_empty() {
-        // Only the criterion targets: the library's test harness refuses
-        // criterion's flags.
-        cargo_args.push("--benches");
-    }
     cargo_args.extend(["--", "--noplot"]);
     run("cargo", &cargo_args, &[])?;
     bench_report("")
