@@ -1,17 +1,18 @@
-//! `cargo xtask interop`: permessage-deflate interop against real peers, and the
-//! decompression-bomb test.
+//! `cargo xtask interop`: permessage-deflate interop against real peers, the
+//! decompression-bomb test, and the chat demo driven by two Chromium pages.
 //!
 //! 1. Installs the Python `websockets` package (pinned) into `target/interop/python`
 //!    with pip (skipped when that version is there already).
 //! 2. Finds Chromium (`$FERROSOCKET_INTEROP_CHROMIUM`, else `chromium`,
 //!    `chromium-browser`, `google-chrome` on `PATH`); when none is found and we run
 //!    as root with apt-get, installs the Debian package `chromium`.
-//! 3. Runs `cargo test --release -p ferrosocket --test interop --test bomb` with
+//! 3. Runs `cargo test --release -p ferrosocket --test interop --test bomb --test
+//!    chat_browser` with
 //!    `FERROSOCKET_INTEROP_PYTHONPATH` / `FERROSOCKET_INTEROP_CHROMIUM` set for what
 //!    was found. A peer that cannot be installed is not an error: its tests print
 //!    `SKIPPED: ...` and pass; a failing test fails the run.
 //!
-//! The tests are in `crates/ferrosocket/tests/{interop,bomb}.rs`, the Python peer
+//! The tests are in `crates/ferrosocket/tests/{interop,bomb,chat_browser}.rs`, the Python peer
 //! and the browser page in `interop/`.
 
 use std::env;
@@ -30,7 +31,7 @@ usage: cargo xtask interop [--no-install] [-- TEST-ARGS...]
 
 Installs the Python websockets package into target/interop/python (pip) and, as
 root, Chromium (apt-get install chromium) when missing, then runs
-  cargo test --release -p ferrosocket --test interop --test bomb -- --nocapture --test-threads=1
+  cargo test --release -p ferrosocket --test interop --test bomb --test chat_browser -- --nocapture --test-threads=1
 with FERROSOCKET_INTEROP_PYTHONPATH and FERROSOCKET_INTEROP_CHROMIUM set for the
 peers found. Tests whose peer is missing print SKIPPED and pass.
 
