@@ -129,6 +129,12 @@ pub struct StreamConfig {
     /// How long to wait for the peer's close after sending ours before dropping the
     /// socket. Default 5 s.
     pub close_timeout: Option<Duration>,
+    /// The largest read (and write) buffer kept while the connection waits for input
+    /// once the messages in it were handed out (or written) (default 2 MiB): a peer
+    /// exchanging messages up to this size is served from the same memory each time
+    /// instead of fresh pages. A larger buffer is freed as soon as the connection
+    /// waits; 0 frees every emptied one.
+    pub read_buffer_retain: usize,
     /// permessage-deflate (RFC 7692): a client offers it, a server accepts the
     /// first offer it can honour; `None` turns it off. Default: on with
     /// [`DeflateConfig::default`](crate::deflate::DeflateConfig), so it is used
@@ -144,6 +150,7 @@ impl Default for StreamConfig {
             write_buffer_limit: 1 << 20,
             read_chunk: 8 * 1024,
             read_chunk_max: 64 * 1024,
+            read_buffer_retain: 2 << 20,
             handshake_timeout: Some(Duration::from_secs(10)),
             close_timeout: Some(Duration::from_secs(5)),
             #[cfg(feature = "deflate")]
@@ -173,6 +180,12 @@ impl StreamConfig {
     /// Sets [`read_chunk`](Self::read_chunk).
     pub fn read_chunk(mut self, bytes: usize) -> Self {
         self.read_chunk = bytes.max(64);
+        self
+    }
+
+    /// Sets [`read_buffer_retain`](Self::read_buffer_retain).
+    pub fn read_buffer_retain(mut self, bytes: usize) -> Self {
+        self.read_buffer_retain = bytes;
         self
     }
 
@@ -256,13 +269,13 @@ pub fn read_into_spare<R: ReadOutcome>(
     result
 }
 
-/// Frees `buf`'s allocation if it holds no bytes. Also when its capacity is 0: a
-/// `BytesMut` whose every byte was split off still shares the allocation (and a
-/// later `reserve` would take all of it back), so an idle connection would keep the
-/// buffer of its largest message alive.
-fn release_if_empty(buf: &mut BytesMut) {
-    if buf.is_empty() {
+/// Frees `buf`'s allocation if it holds no bytes, unless it is a `BytesMut` of
+/// capacity 0 still sharing an `allocation` of at most `retain` bytes (whose bytes
+/// were all split off or consumed): the next use takes that memory back.
+fn release_unless_retained(buf: &mut BytesMut, allocation: &mut usize, retain: usize) {
+    if buf.is_empty() && (buf.capacity() > 0 || *allocation > retain) {
         *buf = BytesMut::new();
+        *allocation = 0;
     }
 }
 
@@ -393,6 +406,11 @@ pub struct StreamCore {
     message_wire_len: usize,
     /// Input bytes the last data message took (a hint for the next read's size).
     last_message_wire_len: usize,
+    /// The largest capacity the read buffer had since it was last freed: the size
+    /// of the allocation an emptied buffer may still hold.
+    read_allocation: usize,
+    /// The same for the output buffer.
+    write_allocation: usize,
 }
 
 impl StreamCore {
@@ -403,6 +421,8 @@ impl StreamCore {
             read_size: config.read_chunk,
             message_wire_len: 0,
             last_message_wire_len: 0,
+            read_allocation: 0,
+            write_allocation: 0,
             config,
             finished: false,
         }
@@ -447,6 +467,8 @@ impl StreamCore {
             return None;
         }
         let buffered = self.conn.buffered_input_len();
+        // The allocation behind the read buffer, before messages split it up.
+        self.read_allocation = self.read_allocation.max(self.conn.read_buffer_capacity());
         let event = self.conn.next_event();
         self.message_wire_len += buffered - self.conn.buffered_input_len();
         let event = match event? {
@@ -604,14 +626,25 @@ impl StreamCore {
 
     /// Marks `n` bytes of [`output`](Self::output) as written.
     pub fn consume(&mut self, n: usize) {
+        // The allocation behind the output, before consuming advances past it.
+        let capacity = self.conn.output_buf().capacity();
+        self.write_allocation = self.write_allocation.max(capacity);
         self.conn.consume(n);
     }
 
     /// Releases the read and write buffers' memory where they hold nothing: call
     /// when the connection goes idle, so an idle connection costs little.
+    ///
+    /// An emptied buffer whose allocation is at most
+    /// [`StreamConfig::read_buffer_retain`] is kept for the next message: a
+    /// `BytesMut` whose every byte was split off (the messages handed out) or
+    /// written still shares its allocation, and the next use takes it back (once the
+    /// messages are dropped) without the page faults of a fresh one. A larger one is
+    /// freed here.
     pub fn release_idle_buffers(&mut self) {
-        release_if_empty(self.conn.read_buf());
-        release_if_empty(self.conn.output_buf());
+        let retain = self.config.read_buffer_retain;
+        release_unless_retained(self.conn.read_buf(), &mut self.read_allocation, retain);
+        release_unless_retained(self.conn.output_buf(), &mut self.write_allocation, retain);
     }
 
     /// Whether a whole frame is already buffered, so the next
@@ -777,14 +810,28 @@ mod tests {
         server.release_idle_buffers();
         let buf = server.prepare_read();
         assert!(buf.capacity() >= 20_000 + 8, "{}", buf.capacity());
-        // Capped at read_chunk_max.
+        // Within read_buffer_retain (default 2 MiB), the emptied allocation is kept
+        // and taken back by the next read.
         client
             .send(Message::binary(alloc::vec![5u8; 1 << 20]))
             .unwrap();
         pump(&mut client, &mut server);
         assert!(server.next_message().is_some());
         server.release_idle_buffers();
-        let capacity = server.prepare_read().capacity();
+        assert!(server.prepare_read().capacity() >= 1 << 20);
+        // Above it, the buffer is freed, and the next read's room is capped at
+        // read_chunk_max.
+        let mut small = StreamCore::new(
+            Connection::new(Role::Server, Config::default()),
+            StreamConfig::default().read_buffer_retain(64 << 10),
+        );
+        client
+            .send(Message::binary(alloc::vec![5u8; 1 << 20]))
+            .unwrap();
+        pump(&mut client, &mut small);
+        assert!(small.next_message().is_some());
+        small.release_idle_buffers();
+        let capacity = small.prepare_read().capacity();
         assert!(capacity < 1 << 20, "{capacity}");
     }
 
