@@ -392,7 +392,14 @@ impl<S: Transport> WebSocketStream<S> {
     /// Writes the queued output (blocking), then flushes.
     fn write_output(&mut self) -> Result<(), Error> {
         while !self.core.output().is_empty() {
-            match self.socket.write(self.core.output()) {
+            let written = if self.core.output_is_segmented() {
+                let mut slices = [io::IoSlice::new(&[]); 16];
+                let used = self.core.output_slices(&mut slices);
+                self.socket.write_vectored(&slices[..used])
+            } else {
+                self.socket.write(self.core.output())
+            };
+            match written {
                 Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero).into()),
                 Ok(n) => self.core.consume(n),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -448,7 +455,7 @@ impl<S> WebSocketStream<S> {
 
     /// Bytes queued for writing.
     pub fn write_buffer_len(&self) -> usize {
-        self.core.output().len()
+        self.core.output_len()
     }
 
     /// The protocol core, for anything this type does not wrap. Only queue through

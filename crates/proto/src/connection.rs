@@ -799,6 +799,31 @@ impl Connection {
         self.send_message(Kind::Binary, data)
     }
 
+    /// Server without an extension: queues only the header of a whole data message
+    /// of `len` payload bytes (text if `text`), for a caller that writes the payload
+    /// itself right after what [`output`](Connection::output) holds (a vectored
+    /// write, no copy). Returns `false`, queuing nothing, where the payload must go
+    /// through the connection: a client (it masks) or an installed extension.
+    ///
+    /// The caller vouches that a text payload is valid UTF-8 (a `&str`).
+    ///
+    /// # Errors
+    ///
+    /// As [`send_binary`](Connection::send_binary).
+    pub fn send_header_only(&mut self, text: bool, len: usize) -> Result<bool, LocalError> {
+        self.check_can_send()?;
+        if self.send_kind.is_some() {
+            return Err(LocalError::MessageInProgress);
+        }
+        if self.role != Role::Server || self.ext.is_some() {
+            return Ok(false);
+        }
+        let opcode = if text { OpCode::Text } else { OpCode::Binary };
+        let header = FrameHeader::new(opcode, len as u64);
+        self.out.extend_from_slice(&header.encode());
+        Ok(true)
+    }
+
     fn send_message(&mut self, kind: Kind, data: &[u8]) -> Result<(), LocalError> {
         self.check_can_send()?;
         if self.send_kind.is_some() {

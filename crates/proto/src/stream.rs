@@ -20,9 +20,11 @@ use core::fmt;
 use core::task::Poll;
 use core::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf as _, Bytes, BytesMut};
 use ferrosocket_codec::{CloseCode, CloseFrame, OpCode};
 use ferrosocket_handshake::HandshakeError;
+use std::collections::VecDeque;
+use std::io::IoSlice;
 
 use crate::{
     Config, Connection, Delivery, Event, LocalError, ProtocolError, State, Utf8Bytes, WsError,
@@ -269,6 +271,10 @@ pub fn read_into_spare<R: ReadOutcome>(
     result
 }
 
+/// Payloads at least this long are written from the message's own buffer
+/// (vectored write) instead of being copied behind their header.
+const ZERO_COPY_MIN: usize = 8 * 1024;
+
 /// Frees `buf`'s allocation if it holds no bytes, unless it is a `BytesMut` of
 /// capacity 0 still sharing an `allocation` of at most `retain` bytes (whose bytes
 /// were all split off or consumed): the next use takes that memory back.
@@ -411,6 +417,11 @@ pub struct StreamCore {
     read_allocation: usize,
     /// The same for the output buffer.
     write_allocation: usize,
+    /// Output ahead of the connection's own: large payloads sent without a copy
+    /// (each after a segment holding its header and what was queued before it).
+    segments: VecDeque<Bytes>,
+    /// Bytes in `segments`.
+    segments_len: usize,
 }
 
 impl StreamCore {
@@ -423,6 +434,8 @@ impl StreamCore {
             last_message_wire_len: 0,
             read_allocation: 0,
             write_allocation: 0,
+            segments: VecDeque::new(),
+            segments_len: 0,
             config,
             finished: false,
         }
@@ -595,6 +608,20 @@ impl StreamCore {
     /// close was sent.
     pub fn send(&mut self, message: Message) -> Result<(), Error> {
         match message {
+            Message::Text(text) if text.len() >= ZERO_COPY_MIN => {
+                if self.conn.send_header_only(true, text.len())? {
+                    self.queue_payload(text.into_bytes());
+                } else {
+                    self.conn.send_text(text.as_str())?;
+                }
+            }
+            Message::Binary(data) if data.len() >= ZERO_COPY_MIN => {
+                if self.conn.send_header_only(false, data.len())? {
+                    self.queue_payload(data);
+                } else {
+                    self.conn.send_binary(&data)?;
+                }
+            }
             Message::Text(text) => self.conn.send_text(text.as_str())?,
             Message::Binary(data) => self.conn.send_binary(&data)?,
             Message::Ping(data) => self.conn.ping(&data)?,
@@ -607,6 +634,17 @@ impl StreamCore {
         Ok(())
     }
 
+    /// After [`Connection::send_header_only`]: what the connection holds (ending with
+    /// the header) becomes a segment, and the payload follows it as it is.
+    fn queue_payload(&mut self, payload: Bytes) {
+        for segment in [self.conn.take_output(), payload] {
+            if !segment.is_empty() {
+                self.segments_len += segment.len();
+                self.segments.push_back(segment);
+            }
+        }
+    }
+
     /// Queues one frame of a fragmented message: `opcode` Text or Binary for the
     /// first, Continuation for the rest, `fin` on the last.
     pub fn send_fragment(&mut self, opcode: OpCode, data: &[u8], fin: bool) -> Result<(), Error> {
@@ -616,16 +654,60 @@ impl StreamCore {
     /// Whether queued output reached [`StreamConfig::write_buffer_limit`]: write before
     /// sending more.
     pub fn write_buffer_full(&self) -> bool {
-        self.conn.output().len() >= self.config.write_buffer_limit
+        self.output_len() >= self.config.write_buffer_limit
     }
 
-    /// The bytes waiting to be written.
+    /// Bytes queued to be written, in all.
+    pub fn output_len(&self) -> usize {
+        self.segments_len + self.conn.output().len()
+    }
+
+    /// Fills `dst` with the queued output in order (for a vectored write) and
+    /// returns how many slices it used: [`output`](Self::output) first.
+    pub fn output_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let tail = self.conn.output();
+        let pieces = self
+            .segments
+            .iter()
+            .map(|b| &b[..])
+            .chain((!tail.is_empty()).then_some(tail));
+        let mut used = 0;
+        for (slot, piece) in dst.iter_mut().zip(pieces) {
+            *slot = IoSlice::new(piece);
+            used += 1;
+        }
+        used
+    }
+
+    /// Whether the output is in more than one piece (a vectored write pays off).
+    pub fn output_is_segmented(&self) -> bool {
+        !self.segments.is_empty()
+    }
+
+    /// The next bytes to write: all that is queued, or its first piece when large
+    /// payloads wait without a copy ([`output_slices`](Self::output_slices) has them
+    /// all; [`output_len`](Self::output_len) counts them).
     pub fn output(&self) -> &[u8] {
-        self.conn.output()
+        match self.segments.front() {
+            Some(segment) => segment,
+            None => self.conn.output(),
+        }
     }
 
     /// Marks `n` bytes of [`output`](Self::output) as written.
-    pub fn consume(&mut self, n: usize) {
+    pub fn consume(&mut self, mut n: usize) {
+        while let Some(front) = self.segments.front_mut() {
+            if n == 0 {
+                return;
+            }
+            let take = n.min(front.len());
+            front.advance(take);
+            self.segments_len -= take;
+            n -= take;
+            if front.is_empty() {
+                self.segments.pop_front();
+            }
+        }
         // The allocation behind the output, before consuming advances past it.
         let capacity = self.conn.output_buf().capacity();
         self.write_allocation = self.write_allocation.max(capacity);
@@ -797,6 +879,56 @@ mod tests {
         small.read_buf().extend_from_slice(&frame[..14]);
         assert!(small.next_message().is_none());
         assert!(small.prepare_read().capacity() < 200_000 + 64 * 1024);
+    }
+
+    #[test]
+    fn large_payloads_are_queued_without_a_copy_and_in_order() {
+        let (mut client, mut server) = pair();
+        let big = Bytes::from(alloc::vec![7u8; 20_000]);
+        let text = "é".repeat(5_000);
+        server.send(Message::binary(&b"small"[..])).unwrap();
+        server.send(Message::Binary(big.clone())).unwrap();
+        server.send(Message::text(text.clone())).unwrap();
+        server
+            .send(Message::Ping(Bytes::from_static(b"p")))
+            .unwrap();
+        server.send(Message::Binary(big.clone())).unwrap();
+        assert!(server.output_is_segmented());
+        let total = server.output_len();
+        // The payload segment is the message's own memory.
+        let mut slices = [IoSlice::new(&[]); 16];
+        let used = server.output_slices(&mut slices);
+        assert!(slices[..used].iter().any(|s| s.as_ptr() == big.as_ptr()));
+        // Written in odd pieces, it is the same byte stream, in order.
+        let mut wire = Vec::new();
+        while server.output_len() > 0 {
+            let piece = server.output();
+            let n = piece.len().min(777);
+            wire.extend_from_slice(&piece[..n]);
+            server.consume(n);
+        }
+        assert_eq!(wire.len(), total);
+        assert!(!server.output_is_segmented());
+        client.read_buf().extend_from_slice(&wire);
+        let mut got = Vec::new();
+        while let Some(m) = client.next_message() {
+            got.push(m.unwrap());
+        }
+        assert_eq!(
+            got,
+            [
+                Message::binary(&b"small"[..]),
+                Message::Binary(big.clone()),
+                Message::text(text),
+                Message::Ping(Bytes::from_static(b"p")),
+                Message::Binary(big),
+            ]
+        );
+        // A client masks: its payloads are copied as before.
+        client
+            .send(Message::binary(alloc::vec![1u8; 20_000]))
+            .unwrap();
+        assert!(!client.output_is_segmented());
     }
 
     #[test]

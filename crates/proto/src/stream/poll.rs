@@ -47,6 +47,19 @@ pub trait PollIo {
     /// Writes from `buf`, returning the bytes written.
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
 
+    /// Writes from `bufs` in order, returning the bytes written. The default writes
+    /// the first non-empty one; sockets implement it with one vectored write.
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match bufs.iter().find(|b| !b.is_empty()) {
+            Some(buf) => self.poll_write(cx, buf),
+            None => Poll::Ready(Ok(0)),
+        }
+    }
+
     /// Flushes the socket.
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 
@@ -185,7 +198,13 @@ fn poll_write_some<IO: PollIo>(
     unflushed: &mut bool,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
-    let n = ready!(io.poll_write(cx, core.output()))?;
+    let n = if core.output_is_segmented() {
+        let mut slices = [io::IoSlice::new(&[]); 16];
+        let used = core.output_slices(&mut slices);
+        ready!(io.poll_write_vectored(cx, &slices[..used]))?
+    } else {
+        ready!(io.poll_write(cx, core.output()))?
+    };
     if n == 0 {
         return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
     }
@@ -301,9 +320,9 @@ impl<IO: PollIo, T: CloseTimer> Driver<IO, T> {
                 rs.ended = true;
                 return Poll::Ready(None);
             }
-            let queued = self.core.output().len();
+            let queued = self.core.output_len();
             if let Some(result) = self.core.next_message() {
-                if self.core.output().len() > queued {
+                if self.core.output_len() > queued {
                     // The message queued a reply (pong, close echo, error close):
                     // best effort, answer now; what does not fit goes with the next
                     // write. Messages the application queued without flushing wait
@@ -463,7 +482,7 @@ impl<IO, T: CloseTimer> PollStream<IO, T> {
 
     /// Bytes queued for writing.
     pub fn write_buffer_len(&self) -> usize {
-        self.driver.core.output().len()
+        self.driver.core.output_len()
     }
 
     /// The protocol core.
