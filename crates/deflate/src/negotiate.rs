@@ -120,19 +120,11 @@ impl Agreed {
     /// answer, which also echoes a `server_max_window_bits=15` the client asked for.)
     #[must_use]
     pub fn to_params(&self) -> Params {
-        let mut p = Params::new();
-        if self.server_no_context_takeover {
-            p.push((SERVER_NO_CONTEXT_TAKEOVER.into(), None));
-        }
-        if self.client_no_context_takeover {
-            p.push((CLIENT_NO_CONTEXT_TAKEOVER.into(), None));
-        }
-        if self.server_max_window_bits < MAX_WINDOW_BITS {
-            p.push((
-                SERVER_MAX_WINDOW_BITS.into(),
-                Some(self.server_max_window_bits.to_string()),
-            ));
-        }
+        let mut p = leading_params(
+            self.server_no_context_takeover,
+            self.client_no_context_takeover,
+            self.server_max_window_bits,
+        );
         if self.client_max_window_bits < MAX_WINDOW_BITS {
             p.push((
                 CLIENT_MAX_WINDOW_BITS.into(),
@@ -141,6 +133,29 @@ impl Agreed {
         }
         p
     }
+}
+
+/// The parameters an offer and an answer spell the same way: the two
+/// `*_no_context_takeover` flags and `server_max_window_bits` below 15.
+fn leading_params(
+    server_no_context_takeover: bool,
+    client_no_context_takeover: bool,
+    server_max_window_bits: u8,
+) -> Params {
+    let mut p = Params::new();
+    if server_no_context_takeover {
+        p.push((SERVER_NO_CONTEXT_TAKEOVER.into(), None));
+    }
+    if client_no_context_takeover {
+        p.push((CLIENT_NO_CONTEXT_TAKEOVER.into(), None));
+    }
+    if server_max_window_bits < MAX_WINDOW_BITS {
+        p.push((
+            SERVER_MAX_WINDOW_BITS.into(),
+            Some(server_max_window_bits.to_string()),
+        ));
+    }
+    p
 }
 
 /// Why an offer was declined (server) or an answer refused (client).
@@ -307,19 +322,11 @@ impl DeflateConfig {
     /// are 9 to 15 by construction.
     #[must_use]
     pub fn client_offer(&self) -> Params {
-        let mut p = Params::new();
-        if self.server_no_context_takeover {
-            p.push((SERVER_NO_CONTEXT_TAKEOVER.into(), None));
-        }
-        if self.client_no_context_takeover {
-            p.push((CLIENT_NO_CONTEXT_TAKEOVER.into(), None));
-        }
-        if self.server_max_window_bits < MAX_WINDOW_BITS {
-            p.push((
-                SERVER_MAX_WINDOW_BITS.into(),
-                Some(self.server_max_window_bits.to_string()),
-            ));
-        }
+        let mut p = leading_params(
+            self.server_no_context_takeover,
+            self.client_no_context_takeover,
+            self.server_max_window_bits,
+        );
         let client_value = (self.client_max_window_bits < MAX_WINDOW_BITS)
             .then(|| self.client_max_window_bits.to_string());
         p.push((CLIENT_MAX_WINDOW_BITS.into(), client_value));
