@@ -11,6 +11,8 @@
 //! Chromium is `$FERROSOCKET_INTEROP_CHROMIUM` (set by `cargo xtask interop`),
 //! else `/usr/bin/chromium`; without one the test prints `SKIPPED: ...` and passes.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -141,18 +143,8 @@ fn start_chromium(chromium: &Path) -> (Guard, String, Arc<Mutex<Vec<String>>>) {
     ));
     std::fs::create_dir_all(&profile).unwrap();
     let child = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--remote-debugging-port=0",
-        ])
+        .args(common::CHROMIUM_FLAGS)
+        .arg("--remote-debugging-port=0")
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg("about:blank")
         .stdin(Stdio::null())

@@ -14,6 +14,8 @@
 //!
 //! A test whose peer is missing prints `SKIPPED: ...` and passes.
 
+mod common;
+
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -567,17 +569,7 @@ fn chromium() {
     let url = format!("http://127.0.0.1:{http_port}/?ports={on_port},{off_port}");
     let started = Instant::now();
     let browser = Command::new(&chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-        ])
+        .args(common::CHROMIUM_FLAGS)
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(&url)
         .stdin(Stdio::null())
