@@ -794,3 +794,65 @@ async fn on_write_drives_a_producer_and_unix_sockets_serve() {
     serving.await.unwrap().unwrap();
     std::fs::remove_file(&path).unwrap();
 }
+
+fn chunks(ctx: &mut Context) {
+    ctx.set_read_delimiter(Mode::Chunks).unwrap();
+}
+
+/// Chunks, then a text delimiter, then regex match mode, then length-prefixed
+/// binary records, each switched to from inside `on_read`.
+fn switching_more(ctx: &mut Context, item: &Item) -> Option<String> {
+    match item {
+        Item::Text(s) if s == "raw chunk" => {
+            ctx.set_read_delimiter(Mode::text_delimiter("--")).unwrap();
+        }
+        Item::Text(s) if s == "y" => {
+            let regex = RegexMode::text_match(r"(\w+)=(\d+);").unwrap();
+            ctx.set_read_delimiter(Mode::Regex(regex)).unwrap();
+        }
+        Item::TextMatch(_) => {
+            let framer = Mode::length_prefixed(ferrosocket::app::delimit::Prefix::U16);
+            ctx.set_read_delimiter(framer).unwrap();
+        }
+        _ => {}
+    }
+    None
+}
+
+#[tokio::test]
+async fn chunks_text_delimiter_regex_match_and_length_prefixed_records() {
+    let (builder, mut events) = probe_route(Server::builder(), "/more", chunks, switching_more);
+    let (server, addr, serving) = start(builder).await;
+    let (mut ws, _) = connect(&format!("ws://{addr}/more")).await.unwrap();
+    assert!(matches!(next(&mut events).await, Ev::Connect(_)));
+    ws.send(Message::text("raw chunk")).await.unwrap();
+    ws.send(Message::text("x--y--key")).await.unwrap();
+    ws.send(Message::text("=42;")).await.unwrap();
+    // Two records and half of a third, then its end in the next message.
+    ws.send(Message::binary(&b"\x00\x03abc\x00\x01z\x00"[..]))
+        .await
+        .unwrap();
+    ws.send(Message::binary(&b"\x02hi"[..])).await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < 7 {
+        match next_not_write(&mut events).await {
+            Ev::Read(r) => got.push(r),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        got,
+        [
+            "T:raw chunk",
+            "T:x",
+            "T:y",
+            "M:[Some(\"key=42;\"), Some(\"key\"), Some(\"42\")]",
+            "B:b\"abc\"",
+            "B:b\"z\"",
+            "B:b\"hi\"",
+        ]
+    );
+    ws.close(None).await.unwrap();
+    server.shutdown();
+    serving.await.unwrap().unwrap();
+}
