@@ -546,9 +546,7 @@ impl StreamCore {
             .conn
             .frame_bytes_wanted()
             .min(self.config.protocol.max_frame_size);
-        let hint = self
-            .last_message_wire_len
-            .min(self.config.read_chunk_max.max(self.config.read_chunk));
+        let hint = self.last_message_wire_len.min(self.read_size_max());
         let want = self.read_size.max(wanted).max(hint);
         let buf = self.conn.read_buf();
         if buf.capacity() - buf.len() < want {
@@ -566,12 +564,18 @@ impl StreamCore {
         self.read_size
     }
 
+    /// The most a read is offered beyond a pending frame: `read_chunk_max`, never
+    /// below `read_chunk`.
+    fn read_size_max(&self) -> usize {
+        self.config.read_chunk_max.max(self.config.read_chunk)
+    }
+
     /// Reports how many bytes the read after [`prepare_read`](Self::prepare_read)
     /// brought: one that brought at least [`read_size`](Self::read_size) makes the
     /// next one larger, a short one resets it.
     pub fn read_done(&mut self, n: usize) {
         self.read_size = if n >= self.read_size {
-            (self.read_size * 2).min(self.config.read_chunk_max.max(self.config.read_chunk))
+            (self.read_size * 2).min(self.read_size_max())
         } else {
             self.config.read_chunk
         };
