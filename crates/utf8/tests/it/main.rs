@@ -239,8 +239,45 @@ fn small_steps() -> impl Strategy<Value = Vec<usize>> {
     })
 }
 
+/// Cut points that chop the input into chunks of 16 to 80 bytes: around the
+/// sizes (24 to 64 bytes, carried bytes included) checked as one padded SIMD
+/// block.
+fn medium_steps() -> impl Strategy<Value = Vec<usize>> {
+    proptest::collection::vec(16..81usize, 0..40).prop_map(|steps| {
+        steps
+            .into_iter()
+            .scan(0usize, |at, s| {
+                *at += s;
+                Some(*at)
+            })
+            .collect()
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn valid_strings_medium_chunks(
+        s in proptest::collection::vec(char_of_width(), 0..600)
+            .prop_map(|cs| cs.into_iter().collect::<String>()),
+        cuts in medium_steps(),
+    ) {
+        let chunks = split_at_cuts(s.as_bytes(), &cuts);
+        check_chunks(&chunks);
+        prop_assert_eq!(run(&chunks).0, Ok(()));
+    }
+
+    #[test]
+    fn invalid_bytes_medium_chunks(
+        s in proptest::collection::vec(char_of_width(), 0..600)
+            .prop_map(|cs| cs.into_iter().collect::<String>()),
+        muts in proptest::collection::vec(mutation(), 1..4),
+        cuts in medium_steps(),
+    ) {
+        let bytes = apply(s.into_bytes(), &muts);
+        check_chunks(&split_at_cuts(&bytes, &cuts));
+    }
 
     #[test]
     fn valid_strings_any_chunking(s in valid_string(), cuts in cuts()) {
