@@ -235,10 +235,13 @@ impl Connection {
     pub fn receive_data(&mut self, data: &[u8]) {
         if !self.recv_done {
             // A frame whose header arrived (and passed the limits) says how much more
-            // is coming: make room once instead of growing by doubling.
+            // is coming: make room once instead of growing by doubling, with room
+            // for one more piece of this size past the frame's end, so the piece that
+            // brings the end (and the next frame's start) does not make the buffer
+            // move the whole frame to grow.
             let wanted = self.frame_bytes_wanted();
             if wanted > data.len() {
-                self.read.reserve(wanted);
+                self.read.reserve(wanted + data.len());
             }
             self.read.extend_from_slice(data);
         }

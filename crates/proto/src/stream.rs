@@ -537,7 +537,9 @@ impl StreamCore {
     /// header announced a payload not yet received, room for all of it at once
     /// (its length was checked against the limits; the eager reserve is capped at
     /// [`Config::max_frame_size`]), so a big message does not grow the buffer by
-    /// doubling; and at least what the last data message took on the wire (up to
+    /// doubling, plus a read's worth past it, so the read that brings the frame's
+    /// end and the next frame's start does not move the frame; and at least what
+    /// the last data message took on the wire (up to
     /// [`StreamConfig::read_chunk_max`]), so messages of a steady size each come in
     /// one read. The room is only reserved: an idle connection gives it back
     /// ([`release_idle_buffers`](Self::release_idle_buffers)).
@@ -547,7 +549,10 @@ impl StreamCore {
             .frame_bytes_wanted()
             .min(self.config.protocol.max_frame_size);
         let hint = self.last_message_wire_len.min(self.read_size_max());
-        let want = self.read_size.max(wanted).max(hint);
+        // The rest of a pending frame, and a read's worth past its end: the read
+        // that brings the end (and the next frame's start) then fits without the
+        // buffer moving the whole frame to grow.
+        let want = wanted + self.read_size.max(hint);
         let buf = self.conn.read_buf();
         if buf.capacity() - buf.len() < want {
             buf.reserve(want);
@@ -969,6 +974,50 @@ mod tests {
         small.release_idle_buffers();
         let capacity = small.prepare_read().capacity();
         assert!(capacity < 1 << 20, "{capacity}");
+    }
+
+    #[test]
+    fn big_frame_read_in_pieces_stays_in_place_and_ends_in_a_full_read() {
+        // A 1 MiB message and a small one, read 64 KiB at a time into the room
+        // prepare_read offers: the room covers the big frame and a read past it,
+        // so the buffer never moves and the read that brings the big frame's end
+        // brings the next message too (it is not cut short at the frame's end).
+        let (mut client, mut server) = pair();
+        client
+            .send(Message::binary(alloc::vec![3u8; 1 << 20]))
+            .unwrap();
+        client.send(Message::binary(&b"next"[..])).unwrap();
+        let wire = client.output().to_vec();
+        client.consume(wire.len());
+        let mut starts = Vec::new();
+        let mut delivered = Vec::new();
+        let mut at = 0;
+        while at < wire.len() {
+            let buf = server.prepare_read();
+            let n = (buf.capacity() - buf.len())
+                .min(64 << 10)
+                .min(wire.len() - at);
+            buf.extend_from_slice(&wire[at..at + n]);
+            at += n;
+            starts.push(server.read_buf().as_ptr());
+            let mut count = 0;
+            while let Some(message) = server.next_message() {
+                message.unwrap();
+                count += 1;
+            }
+            delivered.push(count);
+        }
+        assert_eq!(delivered.iter().sum::<usize>(), 2);
+        assert_eq!(
+            delivered.last(),
+            Some(&2),
+            "reads delivering: {delivered:?}"
+        );
+        // From the read after the header's on, one place.
+        assert!(
+            starts[1..].windows(2).all(|w| w[0] == w[1]),
+            "the buffer moved while the frame arrived"
+        );
     }
 
     #[test]

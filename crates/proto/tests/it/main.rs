@@ -1,5 +1,6 @@
 //! Integration tests of ferrosocket-proto.
 
+mod buffer;
 mod close;
 mod extension;
 mod fragments;
