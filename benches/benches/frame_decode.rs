@@ -35,9 +35,10 @@ impl Write for ReadOnly<'_> {
 
 const READ: usize = 64 * 1024;
 
-/// Reads as from a socket into the buffer's spare room: room for what a pending
-/// frame still needs (its header announced it), else for one read; each read
-/// brings at most `READ` bytes and never more than the room.
+/// Reads as from a socket into the buffer's spare room, sized as
+/// `ferrosocket-proto`'s streams size it: what a pending frame still needs (its
+/// header announced it) plus one read; each read brings at most `READ` bytes and
+/// never more than the room.
 fn ferrosocket(wire: &[u8], count: usize) -> usize {
     let mut buf = BytesMut::with_capacity(READ);
     let mut decoder = FrameDecoder::with_max_payload_len(64 << 20);
@@ -45,7 +46,7 @@ fn ferrosocket(wire: &[u8], count: usize) -> usize {
     let mut at = 0;
     while at < wire.len() {
         let needed = decoder.bytes_needed(&buf);
-        buf.reserve(if needed > 0 { needed } else { READ });
+        buf.reserve(needed + READ);
         let room = buf.capacity() - buf.len();
         let read = &wire[at..wire.len().min(at + room.min(READ))];
         at += read.len();
