@@ -41,6 +41,15 @@ fn kernels() -> Vec<(&'static str, Kernel)> {
                 }
             }));
         }
+        if x86::has_avx512() {
+            v.push(("avx512", |b, k, o| {
+                // SAFETY: only registered when the CPU has AVX-512F.
+                #[allow(unsafe_code)]
+                unsafe {
+                    x86_64::xor_avx512(b, scalar::rotate_key(k, o))
+                }
+            }));
+        }
     }
     v
 }
@@ -115,5 +124,5 @@ fn offsets_compose() {
 #[test]
 fn backend_is_named() {
     let name = simd_backend();
-    assert!(["avx2", "sse2", "neon", "scalar"].contains(&name));
+    assert!(["avx512", "avx2", "sse2", "neon", "scalar"].contains(&name));
 }
