@@ -23,7 +23,11 @@
 //! Idle mode: `echo-load --addr HOST:PORT --idle N --server-pid PID` opens N
 //! connections (handshake completed, 64 at a time), waits a second and prints the
 //! server's `VmRSS` before and after, in KiB: `idle=N rss_before_kib=..
-//! rss_after_kib=..`.
+//! rss_after_kib=..`. With `--deflate` each connection offers permessage-deflate as
+//! a browser does (`permessage-deflate; client_max_window_bits`: context takeover
+//! both ways unless the server declines it), sends one compressed 1 KiB JSON-like
+//! message and waits for its echo before it goes idle, so that the server has used
+//! its compression contexts once.
 //!
 //! Everything stops by itself; any unexpected byte is an error (exit status 1).
 #![forbid(unsafe_code)]
@@ -52,6 +56,12 @@ const REQUEST_DEFLATE: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: w
 Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
 Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; \
 client_no_context_takeover; server_no_context_takeover\r\n\r\n";
+/// [`REQUEST`] offering permessage-deflate the way browsers do.
+const REQUEST_BROWSER_DEFLATE: &[u8] =
+    b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; \
+client_max_window_bits\r\n\r\n";
 /// The accept key that goes with [`REQUEST`]'s key.
 const ACCEPT: &[u8] = b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 /// Connections opened at once in idle mode; below the listen backlog (tokio: 128 here)
@@ -176,7 +186,7 @@ async fn load(args: &Args) -> Result<String, BoxError> {
 
     let mut streams = Vec::with_capacity(args.conns);
     for _ in 0..args.conns {
-        streams.push(handshake(addr, args.deflate).await?);
+        streams.push(handshake(addr, request(args.deflate), args.deflate).await?);
     }
     let shared = Rc::new(Shared::default());
     for stream in streams {
@@ -360,13 +370,17 @@ fn bad(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message)
 }
 
-/// Connects and upgrades; the answer must be exactly a `101` with our accept key.
-async fn handshake(addr: SocketAddr, deflate: bool) -> io::Result<TcpStream> {
+/// The load mode's upgrade request.
+fn request(deflate: bool) -> &'static [u8] {
+    if deflate { REQUEST_DEFLATE } else { REQUEST }
+}
+
+/// Connects and upgrades with `request`; the answer must be exactly a `101` with our
+/// accept key (agreeing to permessage-deflate if `deflate`).
+async fn handshake(addr: SocketAddr, request: &[u8], deflate: bool) -> io::Result<TcpStream> {
     let mut stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
-    stream
-        .write_all(if deflate { REQUEST_DEFLATE } else { REQUEST })
-        .await?;
+    stream.write_all(request).await?;
     let mut answer = Vec::with_capacity(256);
     let mut chunk = [0u8; 1024];
     let end = loop {
@@ -423,11 +437,46 @@ async fn idle(args: &Args, n: usize) -> Result<String, BoxError> {
     let addr = args.addr.ok_or("--addr is required")?;
     let pid = args.server_pid.ok_or("--idle needs --server-pid")?;
     let before = status_kib(pid, "VmRSS:")?;
+    // With --deflate: one compressed message, from a fresh compressor (valid as the
+    // first message of any connection, whatever the context takeover agreed).
+    let message: Rc<[u8]> = if args.deflate {
+        let mut codec = Agreed::default().into_codec(Role::Client, &DeflateConfig::new());
+        let mut compressed = Vec::new();
+        let rsv1 = codec.compress(&json_like(1024), true, &mut compressed)?;
+        let header = FrameHeader {
+            rsv1,
+            mask: Some([0x37, 0xfa, 0x21, 0x3d]),
+            ..FrameHeader::new(OpCode::Binary, 0)
+        };
+        let mut frame = BytesMut::new();
+        encode_frame(header, &compressed, &mut frame);
+        frame.to_vec().into()
+    } else {
+        Rc::from(&[][..])
+    };
+    let open = |message: Rc<[u8]>| async move {
+        if message.is_empty() {
+            return handshake(addr, REQUEST, false).await;
+        }
+        let mut stream = handshake(addr, REQUEST_BROWSER_DEFLATE, true).await?;
+        stream.write_all(&message).await?;
+        let mut parser = EchoParser::new(None);
+        let mut buf = [0u8; 4096];
+        let mut echoed = 0;
+        while echoed == 0 {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Err(bad("closed before the echo".into()));
+            }
+            echoed += parser.feed(&buf[..n])?;
+        }
+        Ok(stream)
+    };
     let mut streams = Vec::with_capacity(n);
     while streams.len() < n {
         let batch = IDLE_BATCH.min(n - streams.len());
         let opened =
-            futures_util::future::join_all((0..batch).map(|_| handshake(addr, false))).await;
+            futures_util::future::join_all((0..batch).map(|_| open(message.clone()))).await;
         for stream in opened {
             streams.push(stream?);
         }

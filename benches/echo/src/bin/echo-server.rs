@@ -1,7 +1,7 @@
 //! Echo server for the end-to-end benchmark: one binary, one implementation per
 //! run, each written the way its documentation shows (see `benches/echo/README.md`).
 //!
-//! `echo-server --impl ferrosocket|ferrosocket-feed|tungstenite|fastwebsockets
+//! `echo-server --impl ferrosocket|ferrosocket-feed|ferrosocket-lowmem|tungstenite|fastwebsockets
 //! [--addr 127.0.0.1:0]` binds, prints the bound port on stdout and echoes every
 //! data message of every connection until it is killed. All run on a tokio
 //! current-thread runtime; every accepted socket gets `TCP_NODELAY`. Connection
@@ -25,6 +25,10 @@ enum Impl {
     /// `ferrosocket_tokio::accept` + `recv` / `feed`, `flush` when no more input is
     /// buffered.
     FerrosocketFeed,
+    /// [`Impl::Ferrosocket`] configured for many compressing connections: it asks
+    /// for `server_no_context_takeover` and `client_no_context_takeover` and frees
+    /// its compression contexts between messages.
+    FerrosocketLowmem,
     /// `tokio_tungstenite::accept_async` + `StreamExt::next` / `SinkExt::send`.
     Tungstenite,
     /// Our handshake, then `fastwebsockets::WebSocket::after_handshake` wrapped in a
@@ -42,6 +46,7 @@ fn main() -> Result<(), BoxError> {
                 imp = Some(match args.next().as_deref() {
                     Some("ferrosocket") => Impl::Ferrosocket,
                     Some("ferrosocket-feed") => Impl::FerrosocketFeed,
+                    Some("ferrosocket-lowmem") => Impl::FerrosocketLowmem,
                     Some("tungstenite") => Impl::Tungstenite,
                     Some("fastwebsockets") => Impl::Fastwebsockets,
                     other => return Err(format!("unknown --impl {other:?}").into()),
@@ -51,7 +56,8 @@ fn main() -> Result<(), BoxError> {
             _ => {
                 return Err(format!(
                     "unknown argument {arg:?}; usage: echo-server --impl \
-                     ferrosocket|ferrosocket-feed|tungstenite|fastwebsockets [--addr ADDR]"
+                     ferrosocket|ferrosocket-feed|ferrosocket-lowmem|tungstenite|fastwebsockets \
+                     [--addr ADDR]"
                 )
                 .into());
             }
@@ -84,6 +90,9 @@ async fn serve(imp: Impl, addr: SocketAddr) -> Result<(), BoxError> {
             Impl::FerrosocketFeed => {
                 tokio::spawn(async move { ferrosocket_feed(socket).await.ok() })
             }
+            Impl::FerrosocketLowmem => {
+                tokio::spawn(async move { ferrosocket_lowmem(socket).await.ok() })
+            }
             Impl::Tungstenite => tokio::spawn(async move { tungstenite(socket).await.ok() }),
             Impl::Fastwebsockets => tokio::spawn(async move { fastwebsockets(socket).await.ok() }),
         };
@@ -93,6 +102,27 @@ async fn serve(imp: Impl, addr: SocketAddr) -> Result<(), BoxError> {
 /// What a user writes with ferrosocket.
 async fn ferrosocket(socket: TcpStream) -> Result<(), BoxError> {
     let mut ws = ferrosocket_tokio::accept(socket).await?;
+    while let Some(m) = ws.recv().await {
+        let m = m?;
+        if m.is_data() {
+            ws.send(m).await?;
+        }
+    }
+    Ok(())
+}
+
+/// [`ferrosocket`] with the low-memory compression settings.
+async fn ferrosocket_lowmem(socket: TcpStream) -> Result<(), BoxError> {
+    use ferrosocket_tokio::{DeflateConfig, StreamConfig};
+    let deflate = DeflateConfig::new()
+        .server_no_context_takeover(true)
+        .client_no_context_takeover(true)
+        .release_idle_contexts(true);
+    let config = StreamConfig::default().compression(Some(deflate));
+    let mut ws = ferrosocket_tokio::accept_with_config(socket, config, async |_| {
+        ferrosocket_tokio::Accept::new()
+    })
+    .await?;
     while let Some(m) = ws.recv().await {
         let m = m?;
         if m.is_data() {
