@@ -1,6 +1,7 @@
 //! Frame decoding from one buffer of masked binary frames: ferrosocket's
 //! `FrameDecoder` (zero-copy, unmasked in place) against tungstenite's
-//! `WebSocket::read` and fastwebsockets' `read_frame` over the same bytes.
+//! `WebSocket::read` and fastwebsockets' `read_frame` over the same bytes, and
+//! `FrameDecoder::decode_in_place` (payloads borrowed from the read buffer).
 //!
 //! Each competitor is configured to unmask, allow frames of any size used here, and
 //! not reply to anything; the outputs are checked once before timing.
@@ -9,7 +10,7 @@ use std::hint::black_box;
 use std::io::{self, Cursor, Read, Write};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ferrosocket_benches::masked_frames;
 use ferrosocket_codec::FrameDecoder;
@@ -53,6 +54,32 @@ fn ferrosocket(wire: &[u8], count: usize) -> usize {
         buf.extend_from_slice(read);
         while let Some(frame) = decoder.decode(&mut buf).expect("valid frames") {
             black_box(&frame);
+            n += 1;
+        }
+    }
+    assert_eq!(n, count);
+    n
+}
+
+/// The same reads, decoded with `FrameDecoder::decode_in_place`: each frame's
+/// payload is unmasked and borrowed where it lies, then its bytes are advanced over
+/// (no `Bytes` handle, no reference count).
+fn ferrosocket_in_place(wire: &[u8], count: usize) -> usize {
+    let mut buf = BytesMut::with_capacity(READ);
+    let mut decoder = FrameDecoder::with_max_payload_len(64 << 20);
+    let mut n = 0;
+    let mut at = 0;
+    while at < wire.len() {
+        let needed = decoder.bytes_needed(&buf);
+        buf.reserve(needed + READ);
+        let room = buf.capacity() - buf.len();
+        let read = &wire[at..wire.len().min(at + room.min(READ))];
+        at += read.len();
+        buf.extend_from_slice(read);
+        while let Some(frame) = decoder.decode_in_place(&mut buf).expect("valid frames") {
+            black_box(&frame);
+            let used = frame.wire_len();
+            buf.advance(used);
             n += 1;
         }
     }
@@ -108,6 +135,7 @@ fn frame_decode(c: &mut Criterion) {
         let wire = masked_frames(count, size);
         // Same answer from everyone before timing anything.
         assert_eq!(ferrosocket(&wire, count), tungstenite(&wire, count));
+        assert_eq!(ferrosocket_in_place(&wire, count), count);
         assert_eq!(fastwebsockets(&rt, &wire, count), count);
 
         let mut group = c.benchmark_group(format!("frame_decode/{count}x{size}B"));
@@ -126,6 +154,9 @@ fn frame_decode(c: &mut Criterion) {
         // from the same slice into their own buffers.
         group.bench_function(BenchmarkId::from_parameter("ferrosocket"), |b| {
             b.iter(|| ferrosocket(&wire, count))
+        });
+        group.bench_function(BenchmarkId::from_parameter("ferrosocket_in_place"), |b| {
+            b.iter(|| ferrosocket_in_place(&wire, count))
         });
         group.bench_function(BenchmarkId::from_parameter("tungstenite"), |b| {
             b.iter(|| tungstenite(&wire, count))

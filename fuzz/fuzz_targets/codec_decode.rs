@@ -1,7 +1,8 @@
 //! Arbitrary bytes and an arbitrary maximum frame size through `FrameDecoder`, fed in
 //! arbitrary pieces: it never panics, never yields a frame over the limit, never
 //! grows the buffer beyond what was fed, and every frame it accepts re-encodes to
-//! exactly the bytes it was decoded from.
+//! exactly the bytes it was decoded from. `decode_in_place` over a plain `Vec`, fed
+//! the same pieces, yields the same frames and the same verdict.
 #![no_main]
 
 use bytes::BytesMut;
@@ -16,10 +17,13 @@ fuzz_target!(|input: &[u8]| {
     let step = usize::from(*step).max(1);
     let mut decoder = FrameDecoder::with_max_payload_len(max);
     let mut buf = BytesMut::new();
+    let mut in_place = FrameDecoder::with_max_payload_len(max);
+    let mut flat: Vec<u8> = Vec::new();
     let mut consumed = 0usize;
     let mut fed = 0usize;
     for piece in data.chunks(step) {
         buf.extend_from_slice(piece);
+        flat.extend_from_slice(piece);
         fed += piece.len();
         loop {
             let before = buf.len();
@@ -32,6 +36,14 @@ fuzz_target!(|input: &[u8]| {
                     frame.encode(&mut again);
                     assert_eq!(&again[..], &data[consumed..consumed + used]);
                     consumed += used;
+                    let other = in_place
+                        .decode_in_place(&mut flat)
+                        .expect("in place accepts what decode accepts")
+                        .expect("and has the whole frame");
+                    assert_eq!(other.header, frame.header);
+                    assert_eq!(other.wire_len(), used);
+                    assert_eq!(&other.payload[..], &frame.payload[..]);
+                    flat.drain(..used);
                     if frame.header.opcode == OpCode::Close {
                         // Close payloads parse or fail cleanly, never panic.
                         if let Ok(Some(close)) = CloseFrame::parse(&frame.payload) {
@@ -39,8 +51,12 @@ fuzz_target!(|input: &[u8]| {
                         }
                     }
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    assert_eq!(in_place.decode_in_place(&mut flat), Ok(None));
+                    break;
+                }
                 Err(err) => {
+                    assert_eq!(in_place.decode_in_place(&mut flat), Err(err));
                     let _ = err.close_code();
                     return;
                 }

@@ -309,7 +309,7 @@ fn bench_report(prefix: &str) -> Result {
                     }
                 }
                 println!(
-                    "  {param:>8} {function:<16} {:>14} {rate}{ratios}",
+                    "  {param:>8} {function:<20} {:>14} {rate}{ratios}",
                     format_ns(e.median_ns)
                 );
             }

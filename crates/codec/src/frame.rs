@@ -36,6 +36,26 @@ impl Frame {
     }
 }
 
+/// A frame decoded in place by [`FrameDecoder::decode_in_place`]: its payload,
+/// unmasked, borrowed from the caller's buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FrameRef<'a> {
+    /// The header; `header.payload_len` equals `payload.len()`.
+    pub header: FrameHeader,
+    /// The payload, unmasked in the caller's buffer.
+    pub payload: &'a mut [u8],
+    wire_len: usize,
+}
+
+impl FrameRef<'_> {
+    /// How many bytes the frame took at the front of the buffer, header included:
+    /// what the caller removes before decoding the next frame.
+    #[inline]
+    pub const fn wire_len(&self) -> usize {
+        self.wire_len
+    }
+}
+
 /// Appends a frame with `header` (its `payload_len` replaced by `payload.len()`) and
 /// `payload` to `dst`, masking the copy in `dst` if `header.mask` is set.
 ///
@@ -129,6 +149,77 @@ impl FrameDecoder {
     /// says how many at least.
     #[inline]
     pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
+        let Some((header, header_len, payload_len)) = self.next_frame(src)? else {
+            return Ok(None);
+        };
+        src.advance(header_len);
+        let mut payload = src.split_to(payload_len);
+        if let Some(key) = header.mask {
+            apply_mask(&mut payload, key, 0);
+        }
+        Ok(Some(Frame {
+            header,
+            payload: payload.freeze(),
+        }))
+    }
+
+    /// Decodes the next frame at the front of `src` in place: its payload is unmasked
+    /// where it lies and lent out, nothing is split off, counted or allocated.
+    ///
+    /// This is the decoder for callers that own their read buffer and consume each
+    /// frame before reading the next: no [`Bytes`] handle per frame (whose shared
+    /// reference count costs two atomic operations), and no `bytes` buffer needed at
+    /// all. It checks and remembers headers exactly as [`decode`](Self::decode) does,
+    /// and the two can be mixed.
+    ///
+    /// **The caller removes the frame's [`wire_len`](FrameRef::wire_len) bytes from
+    /// the front of its buffer before the next call** (`BytesMut::advance`, or moving
+    /// the rest to the front). Calling again on the same bytes decodes the same
+    /// header again and unmasks the already unmasked payload a second time.
+    ///
+    /// ```
+    /// use bytes::{Buf, BytesMut};
+    /// use ferrosocket_codec::{FrameDecoder, OpCode};
+    ///
+    /// let mut decoder = FrameDecoder::new();
+    /// let mut buf = BytesMut::from(&b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58\x89\x00"[..]);
+    /// let mut seen = Vec::new();
+    /// while let Some(frame) = decoder.decode_in_place(&mut buf).unwrap() {
+    ///     seen.push((frame.header.opcode, frame.payload.to_vec()));
+    ///     let used = frame.wire_len();
+    ///     buf.advance(used);
+    /// }
+    /// assert_eq!(seen, [(OpCode::Text, b"Hello".to_vec()), (OpCode::Ping, Vec::new())]);
+    /// assert!(buf.is_empty());
+    /// ```
+    #[inline]
+    pub fn decode_in_place<'a>(
+        &mut self,
+        src: &'a mut [u8],
+    ) -> Result<Option<FrameRef<'a>>, FrameError> {
+        let Some((header, header_len, payload_len)) = self.next_frame(src)? else {
+            return Ok(None);
+        };
+        let wire_len = header_len + payload_len;
+        let payload = &mut src[header_len..wire_len];
+        if let Some(key) = header.mask {
+            apply_mask(payload, key, 0);
+        }
+        Ok(Some(FrameRef {
+            header,
+            payload,
+            wire_len,
+        }))
+    }
+
+    /// The header, header length and payload length of the frame at the front of
+    /// `src` if all of it is there; otherwise `None`, keeping a complete header
+    /// as pending so it is parsed once.
+    #[inline(always)]
+    fn next_frame(
+        &mut self,
+        src: &[u8],
+    ) -> Result<Option<(FrameHeader, usize, usize)>, FrameError> {
         let (header, header_len) = match self.pending {
             Some(pending) => pending,
             None => match FrameHeader::parse(src, self.max_payload_len)? {
@@ -147,15 +238,7 @@ impl FrameDecoder {
             return Ok(None);
         }
         self.pending = None;
-        src.advance(header_len);
-        let mut payload = src.split_to(payload_len);
-        if let Some(key) = header.mask {
-            apply_mask(&mut payload, key, 0);
-        }
-        Ok(Some(Frame {
-            header,
-            payload: payload.freeze(),
-        }))
+        Ok(Some((header, header_len, payload_len)))
     }
 
     /// At least how many more bytes `src` needs before [`decode`](Self::decode) can

@@ -1,8 +1,9 @@
 //! The RFC 6455 WebSocket wire format, section 5, and nothing else.
 //!
 //! This crate parses and encodes frame headers, masks payloads with SIMD, splits whole
-//! frames out of a [`bytes::BytesMut`] without copying, and knows the close codes of
-//! section 7.4. It does no I/O, holds no connection state, knows nothing of the
+//! frames out of a [`bytes::BytesMut`] without copying (or decodes them in place in any
+//! `&mut [u8]`, lending the payload: [`FrameDecoder::decode_in_place`]), and knows the
+//! close codes of section 7.4. It does no I/O, holds no connection state, knows nothing of the
 //! opening handshake or of extensions (RSV bits are reported, not judged), and pulls
 //! in no runtime: it builds as `no_std` + `alloc` with `default-features = false`.
 //!
@@ -58,7 +59,7 @@ mod opcode;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON_LEN};
 pub use error::FrameError;
-pub use frame::{DEFAULT_MAX_PAYLOAD_LEN, Frame, FrameDecoder, encode_frame};
+pub use frame::{DEFAULT_MAX_PAYLOAD_LEN, Frame, FrameDecoder, FrameRef, encode_frame};
 pub use header::{
     EncodedHeader, FrameHeader, HeaderStatus, MAX_CONTROL_PAYLOAD_LEN, MAX_HEADER_LEN,
 };

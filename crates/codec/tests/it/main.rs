@@ -80,6 +80,53 @@ proptest! {
         prop_assert_eq!(&again[..], &wire[..]);
     }
 
+    /// The in-place decoder over a plain `Vec` (no `bytes` buffer), fed in random
+    /// pieces, yields the same frames as [`FrameDecoder::decode`]; switching between
+    /// the two at random frames changes nothing.
+    #[test]
+    fn in_place_equals_split(frames in prop::collection::vec(frame(), 1..12),
+                             cuts in prop::collection::vec(1usize..9000, 0..40),
+                             switches in any::<u16>()) {
+        let mut wire = BytesMut::new();
+        for (h, p) in &frames {
+            encode_frame(*h, p, &mut wire);
+        }
+        let mut decoder = FrameDecoder::new();
+        let mut buf: Vec<u8> = Vec::new();
+        let mut split_buf = BytesMut::new();
+        let mut out: Vec<(FrameHeader, Vec<u8>, usize)> = Vec::new();
+        let mut at = 0;
+        let mut cuts = cuts.into_iter();
+        while at < wire.len() {
+            let n = cuts.next().unwrap_or(usize::MAX).min(wire.len() - at);
+            buf.extend_from_slice(&wire[at..at + n]);
+            at += n;
+            loop {
+                if switches >> (out.len() % 16) & 1 == 0 {
+                    let Some(f) = decoder.decode_in_place(&mut buf).unwrap() else { break };
+                    prop_assert_eq!(f.header.payload_len, f.payload.len() as u64);
+                    let entry = (f.header, f.payload.to_vec(), f.wire_len());
+                    buf.drain(..entry.2);
+                    out.push(entry);
+                } else {
+                    split_buf.clear();
+                    split_buf.extend_from_slice(&buf);
+                    let Some(f) = decoder.decode(&mut split_buf).unwrap() else { break };
+                    let used = buf.len() - split_buf.len();
+                    buf.drain(..used);
+                    out.push((f.header, f.payload.to_vec(), used));
+                }
+            }
+        }
+        prop_assert!(buf.is_empty());
+        prop_assert_eq!(out.len(), frames.len());
+        for ((h, p, used), (h0, p0)) in out.iter().zip(&frames) {
+            prop_assert_eq!(h, h0);
+            prop_assert_eq!(p, p0);
+            prop_assert_eq!(*used, h0.encoded_len() + p0.len());
+        }
+    }
+
     /// Arbitrary bytes never panic the decoder, never yield a frame over the limit,
     /// and every accepted frame re-encodes to exactly the bytes it came from.
     #[test]
