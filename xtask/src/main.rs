@@ -41,6 +41,7 @@ const FUZZ_TARGETS: &[&str] = &[
 ];
 const BASELINES: &[&str] = &[
     "copy",
+    "reads_only",
     "word",
     "std",
     "simdutf8",
