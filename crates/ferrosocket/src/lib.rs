@@ -13,6 +13,7 @@
 //! | `smol` | `smol` | `ferrosocket-futures` (futures-io) |
 //! | `async-std` | `async_std` | `ferrosocket-futures` (async-std is discontinued upstream, RUSTSEC-2025-0052: prefer smol) |
 //! | `blocking` | `blocking` | `ferrosocket-blocking` (`std::io::Read + Write`) |
+//! | `tls` | [`tokio`] | `wss://` in tokio's `connect` and the app client (rustls, Mozilla roots), `app::Server::serve_tls` |
 //!
 //! Below the adapters sit `ferrosocket-proto` (the sans-IO connection, re-exported as
 //! [`proto`]), `ferrosocket-handshake`, `ferrosocket-codec` and `ferrosocket-utf8`;
@@ -74,10 +75,12 @@ pub use ferrosocket_proto::{
 #[cfg(feature = "tokio")]
 pub mod tokio {
     pub use ferrosocket_tokio::{
-        ClientOptions, Decision, ReadHalf, Response, ReuniteError, WebSocketStream, WriteHalf,
-        accept, accept_with, accept_with_config, client_async, client_async_with, connect,
-        connect_with,
+        ClientOptions, Decision, MaybeTlsStream, ReadHalf, Response, ReuniteError, WebSocketStream,
+        WriteHalf, accept, accept_with, accept_with_config, client_async, client_async_with,
+        connect, connect_with,
     };
+    #[cfg(feature = "tls")]
+    pub use ferrosocket_tokio::{client_config, connect_tls_with, rustls, tokio_rustls};
 }
 
 /// smol: the same API over futures-io, with smol's TCP and timer.

@@ -28,7 +28,7 @@ const WAIT: Duration = Duration::from_secs(15);
 /// How long the chat server and Chromium get to start listening.
 const START: Duration = Duration::from_secs(60);
 
-type Ws = WebSocketStream<tokio::net::TcpStream>;
+type Ws = WebSocketStream<ferrosocket::tokio::MaybeTlsStream>;
 
 // ---------------------------------------------------------------------------
 // Child processes.

@@ -5,13 +5,13 @@
 use ferrosocket_proto::handshake::{Accept, Request};
 use ferrosocket_proto::stream::poll::{self, timeout};
 use ferrosocket_proto::stream::{
-    ClientOptions, Decision, Error, Response, StreamConfig, connect_url, parse_url,
+    ClientOptions, Decision, Error, Response, StreamConfig, parse_url,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 
 use crate::WebSocketStream;
 use crate::io::{TokioIo, TokioTimer};
+use crate::transport::{self, MaybeTlsStream, Tls};
 
 /// Server: accepts any valid WebSocket request on `stream`, with the default
 /// [`StreamConfig`]. See [`accept_with_config`].
@@ -104,37 +104,66 @@ where
     Ok(WebSocketStream::from_poll(inner))
 }
 
-/// Client: connects to a `ws://` URL over TCP (`TCP_NODELAY` on) with the default
+/// Client: connects to a `ws://`, `wss://` or `ws+unix://` URL with the default
 /// options. See [`connect_with`].
 ///
 /// # Errors
 ///
 /// As [`connect_with`].
-pub async fn connect(url: &str) -> Result<(WebSocketStream<TcpStream>, Response), Error> {
+pub async fn connect(url: &str) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
     connect_with(url, ClientOptions::default()).await
 }
 
-/// Client: connects to a `ws://` URL over TCP (`TCP_NODELAY` on) and performs the
-/// opening handshake; connecting and the handshake are bounded by
+/// Client: opens the socket the URL asks for and performs the opening handshake;
+/// connecting, TLS and the handshake together are bounded by
 /// [`StreamConfig::handshake_timeout`].
 ///
-/// `wss://` needs TLS, which this crate does not do yet: connect a TLS stream
-/// yourself and use [`client_async_with`].
+/// * `ws://host[:port]/path`: TCP, `TCP_NODELAY` on.
+/// * `wss://host[:port]/path`: TLS over TCP with rustls (feature `tls`), the
+///   server's certificate checked against the Mozilla roots (webpki-roots) for
+///   `host`. For other roots or client certificates, see `connect_tls_with`.
+/// * `ws+unix:///path/to/socket[:/resource]`: a Unix domain socket (ws4py's form).
+///
+/// [`MaybeTlsStream::is_secure`] tells which it was.
 ///
 /// # Errors
 ///
-/// [`Error::InvalidUrl`] (also for `wss://` and `ws+unix://`), [`Error::Io`] (connect
-/// failed), and those of [`client_async_with`].
+/// [`Error::InvalidUrl`] (also for `wss://` without the `tls` feature),
+/// [`Error::Io`] (connect or TLS failed: a certificate that does not verify is an
+/// `InvalidData` I/O error from rustls), and those of [`client_async_with`].
 pub async fn connect_with(
     url: &str,
     options: ClientOptions,
-) -> Result<(WebSocketStream<TcpStream>, Response), Error> {
-    let parsed = connect_url(url, "ferrosocket-tokio", "client_async")?;
+) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
+    connect_over(url, options, &Tls::Default).await
+}
+
+/// Client: as [`connect_with`], with `config` for `wss://` (a private CA, client
+/// certificates, another crypto provider...). [`client_config`](crate::client_config)
+/// builds one like the default around other roots. Keep ALPN empty or `http/1.1`:
+/// the opening handshake is HTTP/1.1.
+///
+/// # Errors
+///
+/// As [`connect_with`].
+#[cfg(feature = "tls")]
+pub async fn connect_tls_with(
+    url: &str,
+    options: ClientOptions,
+    config: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
+    connect_over(url, options, &Tls::Config(config)).await
+}
+
+async fn connect_over(
+    url: &str,
+    options: ClientOptions,
+    tls: &Tls,
+) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
+    let parsed = parse_url(url)?;
     let options = options.assembled();
     timeout(Some(&TokioTimer), options.config.handshake_timeout, async {
-        let stream = TcpStream::connect(parsed.authority()).await?;
-        stream.set_nodelay(true)?;
-        let mut io = TokioIo(stream);
+        let mut io = TokioIo(transport::open(url, &parsed, tls).await?);
         let handshake = Box::pin(poll::client_handshake(
             &mut io,
             &parsed,
@@ -207,7 +236,11 @@ mod tests {
 
     #[tokio::test]
     async fn urls_connect_refuses() {
-        for url in ["wss://example.com/", "ws+unix:///tmp/x.sock", "http://x/"] {
+        let mut refused = vec!["http://x/", "ws://"];
+        if !cfg!(feature = "tls") {
+            refused.push("wss://example.com/");
+        }
+        for url in refused {
             match connect(url).await {
                 Err(Error::InvalidUrl(msg)) => assert!(msg.contains(url), "{msg}"),
                 other => panic!("{url}: {:?}", other.map(|_| ())),

@@ -15,6 +15,10 @@
 //! * [`split`](WebSocketStream::split) gives a [`ReadHalf`] and a [`WriteHalf`] for
 //!   two tasks, without a lock held across `.await`; pings are answered even while
 //!   the write half is idle.
+//! * URLs: [`connect`] opens `ws://` (TCP), `wss://` (TLS with rustls, feature
+//!   `tls`; `connect_tls_with` for other roots) and `ws+unix://` (a Unix socket);
+//!   its stream is a [`MaybeTlsStream`]. [`client_async`] runs the handshake over a
+//!   stream of your own.
 //! * Timeouts: [`StreamConfig::handshake_timeout`] bounds the opening handshake,
 //!   [`StreamConfig::close_timeout`] the closing one. They need tokio's time driver
 //!   (`enable_time`, on with `#[tokio::main]`).
@@ -111,11 +115,19 @@
 mod handshake;
 mod io;
 mod stream;
+mod transport;
 
+#[cfg(feature = "tls")]
+pub use handshake::connect_tls_with;
 pub use handshake::{
     accept, accept_with, accept_with_config, client_async, client_async_with, connect, connect_with,
 };
 pub use stream::{ReadHalf, ReuniteError, WebSocketStream, WriteHalf};
+#[cfg(feature = "tls")]
+pub use tokio_rustls::{self, rustls};
+pub use transport::MaybeTlsStream;
+#[cfg(feature = "tls")]
+pub use transport::client_config;
 
 pub use ferrosocket_proto as proto;
 #[cfg(feature = "deflate")]

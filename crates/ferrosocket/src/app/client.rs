@@ -8,8 +8,8 @@ use crate::tokio::ClientOptions;
 
 use super::{Context, Handler, Heartbeat, Manager};
 
-/// Connects to a `ws://` URL and runs `handler` on the connection in a new task,
-/// with the default [`Client`] settings. See [`Client::connect`].
+/// Connects to a `ws://`, `wss://` (feature `tls`) or `ws+unix://` URL and runs
+/// `handler` on the connection in a new task, with the default [`Client`] settings. See [`Client::connect`].
 ///
 /// # Errors
 ///
@@ -46,6 +46,8 @@ pub struct Client {
     options: ClientOptions,
     manager: Option<Manager>,
     heartbeat: Option<Heartbeat>,
+    #[cfg(feature = "tls")]
+    tls: Option<std::sync::Arc<crate::tokio::rustls::ClientConfig>>,
 }
 
 impl Client {
@@ -75,8 +77,21 @@ impl Client {
         self
     }
 
-    /// Connects to a `ws://` URL and runs `handler` on the connection in a new
-    /// task: events as on a server, without
+    /// The TLS configuration for `wss://` (feature `tls`): by default rustls with
+    /// the Mozilla roots; see [`client_config`](crate::tokio::client_config) for
+    /// other roots.
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn tls_config(
+        mut self,
+        config: std::sync::Arc<crate::tokio::rustls::ClientConfig>,
+    ) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Connects to a `ws://`, `wss://` (feature `tls`) or `ws+unix://` URL and runs
+    /// `handler` on the connection in a new task: events as on a server, without
     /// [`on_handshake`](Handler::on_handshake);
     /// [`on_connect`](Handler::on_connect) gets no captures. The task's
     /// [`JoinHandle`] gives the handler back once [`on_close`](Handler::on_close)
@@ -91,7 +106,14 @@ impl Client {
         url: &str,
         mut handler: H,
     ) -> Result<JoinHandle<H>, Error> {
-        let (ws, response) = crate::tokio::connect_with(url, self.options.clone()).await?;
+        let options = self.options.clone();
+        #[cfg(feature = "tls")]
+        let (ws, response) = match &self.tls {
+            Some(config) => crate::tokio::connect_tls_with(url, options, config.clone()).await?,
+            None => crate::tokio::connect_with(url, options).await?,
+        };
+        #[cfg(not(feature = "tls"))]
+        let (ws, response) = crate::tokio::connect_with(url, options).await?;
         let path = crate::proto::stream::parse_url(url)
             .map(|u| u.target().split('?').next().unwrap_or("/").to_owned())
             .unwrap_or_default();
@@ -99,8 +121,10 @@ impl Client {
         let registration = manager.register();
         let mut ctx = Context::new(registration.id, manager, path);
         ctx.response_headers = Some(response.headers);
-        ctx.local_addr = ws.get_ref().local_addr().ok();
-        ctx.remote_addr = ws.get_ref().peer_addr().ok();
+        let socket = ws.get_ref();
+        ctx.local_addr = socket.tcp().and_then(|tcp| tcp.local_addr().ok());
+        ctx.remote_addr = socket.tcp().and_then(|tcp| tcp.peer_addr().ok());
+        ctx.secure = socket.is_secure();
         let heartbeat = self.heartbeat;
         Ok(tokio::spawn(async move {
             super::driver::run(ws, &mut handler, ctx, registration, heartbeat).await;

@@ -401,8 +401,10 @@ impl Context {
         self.reader.set_buffer_size(cap);
     }
 
-    /// Whether the connection is encrypted (TLS). The server and client here speak
-    /// plain TCP, so this is `false` for now.
+    /// Whether the connection is encrypted (TLS): served by
+    /// [`Server::serve_tls`](super::Server::serve_tls) or
+    /// [`serve_connection_secure`](super::Server::serve_connection_secure), or a
+    /// client connected to a `wss://` URL.
     pub fn is_secure(&self) -> bool {
         self.secure
     }

@@ -253,6 +253,23 @@ impl Server {
         self.serve_with(listener).await
     }
 
+    /// Accepts TCP connections on `listener` and serves them over TLS with
+    /// `acceptor` (feature `tls`) until [`shutdown`](Self::shutdown): `wss://` and
+    /// `https://` beside each other, [`Context::is_secure`] true. The TLS handshake
+    /// runs on the connection's task, bounded by the handshake timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`serve`](Self::serve).
+    #[cfg(feature = "tls")]
+    pub async fn serve_tls(
+        &self,
+        listener: TcpListener,
+        acceptor: crate::tokio::tokio_rustls::TlsAcceptor,
+    ) -> io::Result<()> {
+        self.serve_with(TlsListener { listener, acceptor }).await
+    }
+
     async fn serve_with<L: Listener>(&self, listener: L) -> io::Result<()> {
         let mut tasks = JoinSet::new();
         let mut stop = self.inner.shutdown.subscribe();
@@ -267,8 +284,18 @@ impl Server {
                 accepted = std::future::poll_fn(|cx| listener.poll_accept(cx)) => match accepted {
                     Ok((socket, local, remote)) => {
                         let server = self.clone();
+                        let start = listener.start(socket);
                         tasks.spawn(async move {
-                            server.serve_connection(socket, local, remote).await;
+                            let limit = server.inner.config.handshake_timeout;
+                            let started = match limit {
+                                Some(limit) => tokio::time::timeout(limit, start)
+                                    .await
+                                    .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())),
+                                None => start.await,
+                            };
+                            if let Ok(stream) = started {
+                                server.serve_stream(stream, local, remote, L::SECURE).await;
+                            }
                         });
                     }
                     Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
@@ -295,9 +322,34 @@ impl Server {
     /// [`Context::local_addr`] and [`Context::remote_addr`] report.
     pub async fn serve_connection<S>(
         &self,
+        socket: S,
+        local: Option<SocketAddr>,
+        remote: Option<SocketAddr>,
+    ) where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        self.serve_stream(socket, local, remote, false).await;
+    }
+
+    /// As [`serve_connection`](Self::serve_connection), for a socket that is
+    /// encrypted (TLS) or not: what [`Context::is_secure`] reports.
+    pub async fn serve_connection_secure<S>(
+        &self,
+        socket: S,
+        local: Option<SocketAddr>,
+        remote: Option<SocketAddr>,
+    ) where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        self.serve_stream(socket, local, remote, true).await;
+    }
+
+    async fn serve_stream<S>(
+        &self,
         mut socket: S,
         local: Option<SocketAddr>,
         remote: Option<SocketAddr>,
+        secure: bool,
     ) where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -374,35 +426,93 @@ impl Server {
         ctx.captures = captures;
         ctx.local_addr = local;
         ctx.remote_addr = remote;
+        ctx.secure = secure;
         super::driver::run(ws, &mut *handler, ctx, registration, inner.heartbeat).await;
     }
 }
 
 /// A listening socket the server can accept on.
 trait Listener: Send {
-    type Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// What `accept` gives.
+    type Socket: Send + 'static;
+    /// What is served: the socket, or TLS over it.
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// Whether `Stream` is encrypted.
+    const SECURE: bool;
     fn poll_accept(&self, cx: &mut TaskContext<'_>) -> Poll<io::Result<Accepted<Self::Socket>>>;
+    /// Turns an accepted socket into the stream to serve (the TLS handshake), on
+    /// the connection's task.
+    fn start(
+        &self,
+        socket: Self::Socket,
+    ) -> impl Future<Output = io::Result<Self::Stream>> + Send + 'static;
 }
 
 /// A socket and its local and remote addresses.
 type Accepted<S> = (S, Option<SocketAddr>, Option<SocketAddr>);
 
+fn accept_tcp(
+    listener: &TcpListener,
+    cx: &mut TaskContext<'_>,
+) -> Poll<io::Result<Accepted<tokio::net::TcpStream>>> {
+    listener.poll_accept(cx).map_ok(|(tcp, remote)| {
+        let _ = tcp.set_nodelay(true);
+        let local = tcp.local_addr().ok();
+        (tcp, local, Some(remote))
+    })
+}
+
 impl Listener for TcpListener {
     type Socket = tokio::net::TcpStream;
+    type Stream = tokio::net::TcpStream;
+    const SECURE: bool = false;
     fn poll_accept(&self, cx: &mut TaskContext<'_>) -> Poll<io::Result<Accepted<Self::Socket>>> {
-        TcpListener::poll_accept(self, cx).map_ok(|(tcp, remote)| {
-            let _ = tcp.set_nodelay(true);
-            let local = tcp.local_addr().ok();
-            (tcp, local, Some(remote))
-        })
+        accept_tcp(self, cx)
+    }
+    fn start(
+        &self,
+        socket: Self::Socket,
+    ) -> impl Future<Output = io::Result<Self::Stream>> + Send + 'static {
+        std::future::ready(Ok(socket))
     }
 }
 
 #[cfg(unix)]
 impl Listener for tokio::net::UnixListener {
     type Socket = tokio::net::UnixStream;
+    type Stream = tokio::net::UnixStream;
+    const SECURE: bool = false;
     fn poll_accept(&self, cx: &mut TaskContext<'_>) -> Poll<io::Result<Accepted<Self::Socket>>> {
         tokio::net::UnixListener::poll_accept(self, cx).map_ok(|(socket, _)| (socket, None, None))
+    }
+    fn start(
+        &self,
+        socket: Self::Socket,
+    ) -> impl Future<Output = io::Result<Self::Stream>> + Send + 'static {
+        std::future::ready(Ok(socket))
+    }
+}
+
+/// TCP with TLS on top.
+#[cfg(feature = "tls")]
+struct TlsListener {
+    listener: TcpListener,
+    acceptor: crate::tokio::tokio_rustls::TlsAcceptor,
+}
+
+#[cfg(feature = "tls")]
+impl Listener for TlsListener {
+    type Socket = tokio::net::TcpStream;
+    type Stream = crate::tokio::tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    const SECURE: bool = true;
+    fn poll_accept(&self, cx: &mut TaskContext<'_>) -> Poll<io::Result<Accepted<Self::Socket>>> {
+        accept_tcp(&self.listener, cx)
+    }
+    fn start(
+        &self,
+        socket: Self::Socket,
+    ) -> impl Future<Output = io::Result<Self::Stream>> + Send + 'static {
+        self.acceptor.accept(socket)
     }
 }
 

@@ -7,6 +7,7 @@ mod echo;
 mod handshake;
 mod pressure;
 mod split;
+mod transport;
 
 use std::time::Duration;
 
@@ -86,7 +87,7 @@ async fn connect_sets_nodelay_and_echoes() {
     let (url, server) = tcp_echo_server().await;
     let (mut ws, response) = within(connect(&url)).await.unwrap();
     assert_eq!(response.status, 101);
-    assert!(ws.get_ref().nodelay().unwrap());
+    assert!(ws.get_ref().tcp().unwrap().nodelay().unwrap());
     ws.send(Message::text("over tcp")).await.unwrap();
     assert_eq!(
         within(ws.recv()).await.unwrap().unwrap(),

@@ -1,0 +1,174 @@
+//! The application layer over TLS: `Server::serve_tls` serving `wss://` and
+//! `https://` beside each other, the handler `Client` connecting to `wss://` with
+//! its own roots, and `Context::is_secure` on both ends. The certificates are the
+//! tokio adapter's test CA and its `localhost` certificate.
+#![cfg(all(feature = "tls", feature = "app"))]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrosocket::CloseCode;
+use ferrosocket::Message;
+use ferrosocket::app::{Captures, Client, Context, Handler, HttpResponse, Item, Server};
+use ferrosocket::tokio::rustls::pki_types::pem::PemObject;
+use ferrosocket::tokio::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use ferrosocket::tokio::rustls::{self, RootCertStore, ServerConfig};
+use ferrosocket::tokio::tokio_rustls::{TlsAcceptor, TlsConnector};
+use ferrosocket::tokio::{ClientOptions, client_config, connect_tls_with};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn cert(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tokio/tests/certs")
+        .join(name)
+}
+
+fn acceptor() -> TlsAcceptor {
+    let chain = vec![CertificateDer::from_pem_file(cert("localhost.pem")).unwrap()];
+    let key = PrivateKeyDer::from_pem_file(cert("localhost.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    TlsAcceptor::from(Arc::new(config))
+}
+
+fn trusting_test_ca() -> Arc<rustls::ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(cert("ca.pem")).unwrap())
+        .unwrap();
+    Arc::new(client_config(roots))
+}
+
+/// Server side: reports whether the connection is secure and its capture, echoes
+/// text with a prefix.
+struct Echo(UnboundedSender<String>);
+
+impl Handler for Echo {
+    fn on_connect(&mut self, ctx: &mut Context, captures: &Captures) {
+        let name = captures.str("name").unwrap_or_default().to_owned();
+        let _ = self
+            .0
+            .send(format!("server: secure={} name={name}", ctx.is_secure()));
+    }
+    fn on_read(&mut self, ctx: &mut Context, data: Item) {
+        if let Item::Text(text) = data {
+            ctx.write(format!("echo: {text}")).unwrap();
+        }
+    }
+}
+
+/// Client side: says hello on connect, reports what comes back, then closes.
+struct Hello(UnboundedSender<String>);
+
+impl Handler for Hello {
+    fn on_connect(&mut self, ctx: &mut Context, _: &Captures) {
+        let _ = self.0.send(format!("client: secure={}", ctx.is_secure()));
+        ctx.write("hello").unwrap();
+    }
+    fn on_read(&mut self, ctx: &mut Context, data: Item) {
+        if let Item::Text(text) = data {
+            let _ = self.0.send(format!("client got: {text}"));
+            ctx.close(CloseCode::NORMAL, "bye").unwrap();
+        }
+    }
+}
+
+async fn start(tx: UnboundedSender<String>) -> (Server, u16) {
+    let server = Server::builder()
+        .route("/secure/<name>", move || Echo(tx.clone()))
+        .fallback(|request| HttpResponse::text(format!("plain HTTP on {}\n", request.path())))
+        .build();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn({
+        let server = server.clone();
+        async move { server.serve_tls(listener, acceptor()).await }
+    });
+    (server, port)
+}
+
+#[tokio::test]
+async fn handler_client_and_server_over_tls() {
+    let (tx, mut rx) = unbounded_channel();
+    let (server, port) = start(tx.clone()).await;
+    let task = Client::new()
+        .tls_config(trusting_test_ca())
+        .connect(&format!("wss://localhost:{port}/secure/alice"), Hello(tx))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(
+            tokio::time::timeout(WAIT, rx.recv())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "client got: echo: hello",
+            "client: secure=true",
+            "server: secure=true name=alice",
+        ]
+    );
+    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+    server.shutdown();
+}
+
+#[tokio::test]
+async fn plain_stream_client_and_https_beside_wss() {
+    let (tx, mut rx) = unbounded_channel();
+    let (server, port) = start(tx).await;
+
+    // The stream API over the same TLS server.
+    let url = format!("wss://127.0.0.1:{port}/secure/bob");
+    let (mut ws, _) = tokio::time::timeout(
+        WAIT,
+        connect_tls_with(&url, ClientOptions::new(), trusting_test_ca()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(ws.get_ref().is_secure());
+    ws.send(Message::text("hi")).await.unwrap();
+    match tokio::time::timeout(WAIT, ws.recv()).await.unwrap() {
+        Some(Ok(Message::Text(t))) => assert_eq!(t, "echo: hi"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(rx.recv().await.unwrap(), "server: secure=true name=bob");
+    ws.close(None).await.unwrap();
+
+    // Plain HTTPS to the fallback, on the same port.
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut tls = TlsConnector::from(trusting_test_ca())
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    tls.write_all(b"GET /status HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    // The server closes after its answer (Connection: close); rustls reports a
+    // missing close_notify as an error, after the bytes.
+    let _ = tokio::time::timeout(WAIT, tls.read_to_end(&mut answer))
+        .await
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("plain HTTP on /status\n"), "{answer}");
+    server.shutdown();
+}
