@@ -3,14 +3,14 @@
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Instant;
 
-use ferrosocket_proto::handshake::{Accept, Request, Url};
+use ferrosocket_proto::handshake::{Accept, Request, Scheme, Url};
 use ferrosocket_proto::stream::{
     ClientHandshake, ClientOptions, Decision, Error, HandshakeIo, Response, ServerHandshake,
-    StreamConfig, StreamCore, connect_url, parse_url,
+    StreamConfig, StreamCore, parse_url,
 };
 
 use crate::stream::{Dir, SavedTimeouts, read_spare, with_deadline, write_deadline};
-use crate::{Transport, WebSocketStream};
+use crate::{MaybeTlsStream, Transport, WebSocketStream};
 
 /// Most bytes of a rejection's body kept for [`Error::Rejected`].
 const MAX_REJECT_BODY: usize = 64 * 1024;
@@ -207,30 +207,123 @@ fn client_handshake<S: Transport>(
     }
 }
 
-/// Connects to a `ws://` URL over TCP (with `TCP_NODELAY`) and performs the
-/// handshake, with the default options.
+/// Connects to a `ws://`, `wss://` or `ws+unix://` URL and performs the handshake,
+/// with the default options.
 ///
 /// # Errors
 ///
 /// See [`connect_with`].
-pub fn connect(url: &str) -> Result<(WebSocketStream<TcpStream>, Response), Error> {
+pub fn connect(url: &str) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
     connect_with(url, ClientOptions::default())
 }
 
-/// [`connect`] with options. Connecting and the handshake together are bounded by
-/// [`StreamConfig::handshake_timeout`] (name resolution is not: it is the system
-/// resolver's blocking call).
+/// [`connect`] with options: opens the socket the URL asks for (TCP with
+/// `TCP_NODELAY` for `ws://`; TLS over TCP with rustls for `wss://`, feature `tls`,
+/// the certificate checked against the Mozilla roots; a Unix socket for
+/// `ws+unix:///path[:/resource]`) and performs the handshake. Connecting, TLS and
+/// the handshake together are bounded by [`StreamConfig::handshake_timeout`] (name
+/// resolution is not: it is the system resolver's blocking call).
 ///
 /// # Errors
 ///
-/// [`Error::InvalidUrl`] for a URL that is not `ws://` (for `wss://`, open a TLS
-/// stream and use [`client_with`]); otherwise as [`client_with`].
+/// [`Error::InvalidUrl`] (also for `wss://` without the `tls` feature;
+/// for other TLS stacks, open the stream yourself and use [`client_with`]);
+/// [`Error::Io`] when connecting or TLS fails (an unverified certificate is an
+/// `InvalidData` I/O error); otherwise as [`client_with`].
 pub fn connect_with(
     url: &str,
     options: ClientOptions,
-) -> Result<(WebSocketStream<TcpStream>, Response), Error> {
-    let parsed = connect_url(url, "ferrosocket-blocking", "client_with")?;
+) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
+    connect_over(url, options, None)
+}
+
+/// [`connect_with`] with `config` for `wss://` (a private CA, client certificates):
+/// [`client_config`](crate::client_config) builds one like the default around
+/// other roots. Keep ALPN empty or `http/1.1`.
+///
+/// # Errors
+///
+/// As [`connect_with`].
+#[cfg(feature = "tls")]
+pub fn connect_tls_with(
+    url: &str,
+    options: ClientOptions,
+    config: std::sync::Arc<rustls::ClientConfig>,
+) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
+    connect_over(url, options, Some(config))
+}
+
+#[cfg(feature = "tls")]
+type TlsConfig = Option<std::sync::Arc<rustls::ClientConfig>>;
+#[cfg(not(feature = "tls"))]
+type TlsConfig = Option<core::convert::Infallible>;
+
+fn connect_over(
+    url: &str,
+    options: ClientOptions,
+    tls: TlsConfig,
+) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
+    let parsed = parse_url(url)?;
     let deadline = deadline(&options.config);
+    let stream = match parsed.scheme() {
+        Scheme::Ws => MaybeTlsStream::Plain(tcp(url, &parsed, deadline)?),
+        Scheme::Wss => wss(url, &parsed, deadline, tls)?,
+        Scheme::WsUnix => unix(url, &parsed)?,
+    };
+    client_inner(&parsed, stream, options, deadline)
+}
+
+#[cfg(feature = "tls")]
+fn wss(
+    url: &str,
+    parsed: &Url,
+    deadline: Option<Instant>,
+    config: TlsConfig,
+) -> Result<MaybeTlsStream, Error> {
+    use ferrosocket_proto::stream::tls;
+
+    let config = config.unwrap_or_else(tls::default_client_config);
+    let name = tls::server_name(parsed)?;
+    let session = rustls::ClientConnection::new(config, name)
+        .map_err(|e| Error::InvalidUrl(format!("{url}: {e}")))?;
+    // The TLS handshake runs within the first write (the opening request), under
+    // the socket timeouts the deadline sets.
+    let tcp = tcp(url, parsed, deadline)?;
+    Ok(MaybeTlsStream::Tls(Box::new(rustls::StreamOwned::new(
+        session, tcp,
+    ))))
+}
+
+#[cfg(not(feature = "tls"))]
+fn wss(
+    url: &str,
+    _: &Url,
+    _: Option<Instant>,
+    _: TlsConfig,
+) -> Result<MaybeTlsStream, Error> {
+    Err(Error::InvalidUrl(format!(
+        "{url}: TLS needs ferrosocket-blocking's `tls` feature (or open a TLS stream \
+         yourself and use client_with)"
+    )))
+}
+
+#[cfg(unix)]
+fn unix(_: &str, parsed: &Url) -> Result<MaybeTlsStream, Error> {
+    let path = parsed.socket_path().unwrap_or_default();
+    Ok(MaybeTlsStream::Unix(std::os::unix::net::UnixStream::connect(
+        path,
+    )?))
+}
+
+#[cfg(not(unix))]
+fn unix(url: &str, _: &Url) -> Result<MaybeTlsStream, Error> {
+    Err(Error::InvalidUrl(format!(
+        "{url}: Unix sockets exist only on Unix"
+    )))
+}
+
+/// A TCP connection to the URL's host, trying each address within the deadline.
+fn tcp(url: &str, parsed: &Url, deadline: Option<Instant>) -> Result<TcpStream, Error> {
     let mut last = None;
     let mut connected = None;
     for addr in parsed.authority().to_socket_addrs()? {
@@ -261,5 +354,5 @@ pub fn connect_with(
         }
     };
     stream.set_nodelay(true)?;
-    client_inner(&parsed, stream, options, deadline)
+    Ok(stream)
 }

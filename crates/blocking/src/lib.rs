@@ -65,8 +65,13 @@ mod transport;
 pub use handshake::{
     accept, accept_with, accept_with_config, client, client_with, connect, connect_with,
 };
+#[cfg(feature = "tls")]
+pub use handshake::connect_tls_with;
 pub use stream::WebSocketStream;
-pub use transport::{NoTimeouts, Transport};
+pub use transport::{MaybeTlsStream, NoTimeouts, Transport};
+
+#[cfg(feature = "tls")]
+pub use ferrosocket_proto::stream::tls::{client_config, rustls};
 
 pub use ferrosocket_proto as proto;
 #[cfg(feature = "deflate")]

@@ -158,3 +158,126 @@ impl<S: Write> Write for NoTimeouts<S> {
 }
 
 impl<S: Read + Write> Transport for NoTimeouts<S> {}
+
+/// The socket under a [`WebSocketStream`](crate::WebSocketStream) that
+/// [`connect`](crate::connect) opened, whichever the URL's scheme asked for.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum MaybeTlsStream {
+    /// `ws://`: plain TCP (`TCP_NODELAY` on).
+    Plain(TcpStream),
+    /// `wss://`: TLS over TCP with rustls (feature `tls`; boxed: a TLS session is
+    /// large beside a socket).
+    #[cfg(feature = "tls")]
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+    /// `ws+unix://`: a Unix domain socket.
+    #[cfg(unix)]
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl MaybeTlsStream {
+    /// Whether the connection is encrypted (`wss://`).
+    pub fn is_secure(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if let Self::Tls(_) = self {
+            return true;
+        }
+        false
+    }
+
+    /// The TCP socket (under TLS for `wss://`); `None` for a Unix socket.
+    pub fn tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Self::Plain(tcp) => Some(tcp),
+            #[cfg(feature = "tls")]
+            Self::Tls(tls) => Some(tls.get_ref()),
+            #[cfg(unix)]
+            Self::Unix(_) => None,
+        }
+    }
+}
+
+/// Forwards a call to the socket of whichever variant this is; `$tcp` names the
+/// TCP socket under TLS for calls that are about the socket, not the bytes.
+macro_rules! each {
+    ($self:expr, $s:ident => $call:expr) => {
+        match $self {
+            MaybeTlsStream::Plain($s) => $call,
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls($s) => $call,
+            #[cfg(unix)]
+            MaybeTlsStream::Unix($s) => $call,
+        }
+    };
+}
+
+impl Read for MaybeTlsStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        each!(self, s => s.read(buf))
+    }
+}
+
+impl Write for MaybeTlsStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        each!(self, s => s.write(buf))
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        each!(self, s => s.write_vectored(bufs))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        each!(self, s => s.flush())
+    }
+}
+
+impl Transport for MaybeTlsStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            Self::Plain(s) => s.set_read_timeout(timeout),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => s.get_ref().set_read_timeout(timeout),
+            #[cfg(unix)]
+            Self::Unix(s) => s.set_read_timeout(timeout),
+        }
+    }
+    fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        match self {
+            Self::Plain(s) => s.read_timeout(),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => s.get_ref().read_timeout(),
+            #[cfg(unix)]
+            Self::Unix(s) => s.read_timeout(),
+        }
+    }
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            Self::Plain(s) => s.set_write_timeout(timeout),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => s.get_ref().set_write_timeout(timeout),
+            #[cfg(unix)]
+            Self::Unix(s) => s.set_write_timeout(timeout),
+        }
+    }
+    fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        match self {
+            Self::Plain(s) => s.write_timeout(),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => s.get_ref().write_timeout(),
+            #[cfg(unix)]
+            Self::Unix(s) => s.write_timeout(),
+        }
+    }
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        match self {
+            Self::Plain(s) => s.shutdown(Shutdown::Write),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => {
+                // close_notify first, so the peer can tell an end from a cut.
+                s.conn.send_close_notify();
+                s.flush()?;
+                s.get_ref().shutdown(Shutdown::Write)
+            }
+            #[cfg(unix)]
+            Self::Unix(s) => s.shutdown(Shutdown::Write),
+        }
+    }
+}

@@ -33,6 +33,8 @@ use crate::{
 mod handshake;
 mod macros;
 pub mod poll;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use handshake::{
     ClientHandshake, ClientOptions, Decision, HandshakeIo, Refusal, Response, ServerHandshake,

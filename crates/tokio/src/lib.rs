@@ -127,7 +127,7 @@ pub use stream::{ReadHalf, ReuniteError, WebSocketStream, WriteHalf};
 pub use tokio_rustls::{self, rustls};
 pub use transport::MaybeTlsStream;
 #[cfg(feature = "tls")]
-pub use transport::client_config;
+pub use ferrosocket_proto::stream::tls::client_config;
 
 pub use ferrosocket_proto as proto;
 #[cfg(feature = "deflate")]

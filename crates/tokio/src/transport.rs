@@ -148,18 +148,13 @@ async fn unix(text: &str, _: &Url) -> Result<MaybeTlsStream, Error> {
 
 #[cfg(feature = "tls")]
 async fn wss(_: &str, url: &Url, tls: &Tls) -> Result<MaybeTlsStream, Error> {
-    use tokio_rustls::rustls::pki_types::ServerName;
+    use ferrosocket_proto::stream::tls;
 
     let config = match tls {
-        Tls::Default => default_config(),
+        Tls::Default => tls::default_client_config(),
         Tls::Config(config) => config.clone(),
     };
-    let name = ServerName::try_from(url.host().to_owned()).map_err(|e| {
-        Error::InvalidUrl(format!(
-            "{}: not a host name TLS can verify: {e}",
-            url.host()
-        ))
-    })?;
+    let name = tls::server_name(url)?;
     let tcp = tcp(url).await?;
     let tls = tokio_rustls::TlsConnector::from(config)
         .connect(name, tcp)
@@ -173,42 +168,4 @@ async fn wss(text: &str, _: &Url, _: &Tls) -> Result<MaybeTlsStream, Error> {
         "{text}: TLS needs ferrosocket-tokio's `tls` feature (or connect a TLS stream \
          yourself and use client_async)"
     )))
-}
-
-/// The Mozilla roots (webpki-roots), TLS 1.2 and 1.3 with the ring provider, ALPN
-/// `http/1.1` (the opening handshake is HTTP/1.1); built once.
-#[cfg(feature = "tls")]
-fn default_config() -> std::sync::Arc<tokio_rustls::rustls::ClientConfig> {
-    use std::sync::{Arc, OnceLock};
-    use tokio_rustls::rustls::{ClientConfig, RootCertStore};
-
-    static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let roots = RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            Arc::new(client_config(roots))
-        })
-        .clone()
-}
-
-/// A client configuration trusting `roots`, as [`connect`](crate::connect) uses for
-/// `wss://` (ALPN `http/1.1`, the ring crypto provider, TLS 1.2 and 1.3). For a
-/// private CA, pass the result to [`connect_tls_with`](crate::connect_tls_with).
-#[cfg(feature = "tls")]
-pub fn client_config(
-    roots: tokio_rustls::rustls::RootCertStore,
-) -> tokio_rustls::rustls::ClientConfig {
-    use std::sync::Arc;
-    use tokio_rustls::rustls::ClientConfig;
-
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let mut config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("the ring provider supports TLS 1.2 and 1.3")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    config
 }

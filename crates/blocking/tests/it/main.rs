@@ -10,6 +10,8 @@ use ferrosocket_blocking::{
     StreamConfig, WebSocketStream, accept, accept_with, accept_with_config, connect, connect_with,
 };
 
+mod transport;
+
 type ServerResult = thread::JoinHandle<Result<(), Error>>;
 
 /// A server running `f` on the first accepted socket; the URL to reach it.
@@ -294,7 +296,10 @@ fn small_write_buffer_and_read_timeout() {
 #[test]
 fn invalid_urls() {
     assert!(matches!(connect("http://x/"), Err(Error::InvalidUrl(_))));
-    assert!(matches!(connect("wss://x/"), Err(Error::InvalidUrl(_))));
+    assert!(matches!(connect("ws+unix://"), Err(Error::InvalidUrl(_))));
+    if !cfg!(feature = "tls") {
+        assert!(matches!(connect("wss://x/"), Err(Error::InvalidUrl(_))));
+    }
 }
 
 #[test]
