@@ -295,12 +295,7 @@ fn wss(
 }
 
 #[cfg(not(feature = "tls"))]
-fn wss(
-    url: &str,
-    _: &Url,
-    _: Option<Instant>,
-    _: TlsConfig,
-) -> Result<MaybeTlsStream, Error> {
+fn wss(url: &str, _: &Url, _: Option<Instant>, _: TlsConfig) -> Result<MaybeTlsStream, Error> {
     Err(Error::InvalidUrl(format!(
         "{url}: TLS needs ferrosocket-blocking's `tls` feature (or open a TLS stream \
          yourself and use client_with)"
@@ -310,9 +305,9 @@ fn wss(
 #[cfg(unix)]
 fn unix(_: &str, parsed: &Url) -> Result<MaybeTlsStream, Error> {
     let path = parsed.socket_path().unwrap_or_default();
-    Ok(MaybeTlsStream::Unix(std::os::unix::net::UnixStream::connect(
-        path,
-    )?))
+    Ok(MaybeTlsStream::Unix(
+        std::os::unix::net::UnixStream::connect(path)?,
+    ))
 }
 
 #[cfg(not(unix))]

@@ -62,11 +62,11 @@ mod handshake;
 mod stream;
 mod transport;
 
+#[cfg(feature = "tls")]
+pub use handshake::connect_tls_with;
 pub use handshake::{
     accept, accept_with, accept_with_config, client, client_with, connect, connect_with,
 };
-#[cfg(feature = "tls")]
-pub use handshake::connect_tls_with;
 pub use stream::WebSocketStream;
 pub use transport::{MaybeTlsStream, NoTimeouts, Transport};
 

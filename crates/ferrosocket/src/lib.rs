@@ -13,7 +13,7 @@
 //! | `smol` | `smol` | `ferrosocket-futures` (futures-io) |
 //! | `async-std` | `async_std` | `ferrosocket-futures` (async-std is discontinued upstream, RUSTSEC-2025-0052: prefer smol) |
 //! | `blocking` | `blocking` | `ferrosocket-blocking` (`std::io::Read + Write`) |
-//! | `tls` | [`tokio`] | `wss://` in tokio's `connect` and the app client (rustls, Mozilla roots), `app::Server::serve_tls` |
+//! | `tls` | every adapter's module | `wss://` in `connect` (rustls, Mozilla roots; `connect_tls_with` for others), the app client, `app::Server::serve_tls` |
 //!
 //! Below the adapters sit `ferrosocket-proto` (the sans-IO connection, re-exported as
 //! [`proto`]), `ferrosocket-handshake`, `ferrosocket-codec` and `ferrosocket-utf8`;
@@ -90,6 +90,8 @@ pub mod smol {
     pub use ferrosocket_futures::{
         ClientOptions, Decision, ReadHalf, Response, ReuniteError, WebSocketStream, WriteHalf,
     };
+    #[cfg(feature = "tls")]
+    pub use ferrosocket_futures::{client_config, futures_rustls, rustls};
 }
 
 /// async-std: the same API over futures-io, with async-std's TCP and timer.
@@ -102,13 +104,17 @@ pub mod async_std {
     pub use ferrosocket_futures::{
         ClientOptions, Decision, ReadHalf, Response, ReuniteError, WebSocketStream, WriteHalf,
     };
+    #[cfg(feature = "tls")]
+    pub use ferrosocket_futures::{client_config, futures_rustls, rustls};
 }
 
 /// Blocking `std::io`: the same API for threads and simple tools.
 #[cfg(feature = "blocking")]
 pub mod blocking {
     pub use ferrosocket_blocking::{
-        ClientOptions, Decision, NoTimeouts, Response, Transport, WebSocketStream, accept,
-        accept_with, accept_with_config, client, client_with, connect, connect_with,
+        ClientOptions, Decision, MaybeTlsStream, NoTimeouts, Response, Transport, WebSocketStream,
+        accept, accept_with, accept_with_config, client, client_with, connect, connect_with,
     };
+    #[cfg(feature = "tls")]
+    pub use ferrosocket_blocking::{client_config, connect_tls_with, rustls};
 }

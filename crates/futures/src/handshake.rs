@@ -8,11 +8,12 @@ use std::io;
 use ferrosocket_proto::handshake::{Accept, Request};
 use ferrosocket_proto::stream::poll::{self, PollIo, timeout};
 use ferrosocket_proto::stream::{
-    ClientOptions, Decision, Error, Response, StreamConfig, connect_url, parse_url,
+    ClientOptions, Decision, Error, Response, StreamConfig, parse_url,
 };
 use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::io::FuturesIo;
+use crate::transport::{self, MaybeTlsStream, Tls};
 use crate::{Timer, WebSocketStream};
 
 /// Server: accepts any valid WebSocket request on `stream`, with the default
@@ -200,24 +201,30 @@ where
     Ok(client_stream(io, conn, response, options.config, timer))
 }
 
-/// Client over TCP: connects with `tcp_connect` (the runtime's) and performs the
-/// handshake, both within the handshake timeout.
+/// Client: opens the socket `url` asks for with the runtime's connectors (TLS on
+/// top for `wss://`) and performs the handshake, all within the handshake timeout.
 #[cfg_attr(not(any(feature = "smol", feature = "async-std")), allow(dead_code))]
-pub(crate) async fn connect_inner<T, C, Fut>(
+pub(crate) async fn connect_inner<T, U, C, CF, D, DF>(
     url: &str,
     options: ClientOptions,
     timer: Timer,
+    tls: &Tls,
     tcp_connect: C,
-) -> Result<(WebSocketStream<T>, Response), Error>
+    unix_connect: D,
+) -> Result<(WebSocketStream<MaybeTlsStream<T, U>>, Response), Error>
 where
     T: AsyncRead + AsyncWrite + Unpin,
-    C: FnOnce(String) -> Fut,
-    Fut: Future<Output = io::Result<T>>,
+    U: AsyncRead + AsyncWrite + Unpin,
+    C: FnOnce(String) -> CF,
+    CF: Future<Output = io::Result<T>>,
+    D: FnOnce(String) -> DF,
+    DF: Future<Output = io::Result<U>>,
 {
-    let parsed = connect_url(url, "ferrosocket-futures", "client_async")?;
+    let parsed = parse_url(url)?;
     let options = options.assembled();
     timeout(Some(&timer), options.config.handshake_timeout, async {
-        let mut io = FuturesIo(tcp_connect(parsed.authority()).await?);
+        let stream = transport::open(url, &parsed, tls, tcp_connect, unix_connect).await?;
+        let mut io = FuturesIo(stream);
         let handshake = Box::pin(poll::client_handshake(
             &mut io,
             &parsed,

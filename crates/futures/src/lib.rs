@@ -106,6 +106,7 @@ mod io;
 mod runtime;
 mod stream;
 mod timer;
+mod transport;
 
 pub use handshake::{accept, accept_with, accept_with_config, client_async, client_async_with};
 #[cfg(feature = "async-std")]
@@ -114,6 +115,12 @@ pub use runtime::async_std;
 pub use runtime::smol;
 pub use stream::{ReadHalf, ReuniteError, WebSocketStream, WriteHalf};
 pub use timer::{BoxedSleep, Timer};
+pub use transport::MaybeTlsStream;
+
+#[cfg(feature = "tls")]
+pub use ferrosocket_proto::stream::tls::{client_config, rustls};
+#[cfg(feature = "tls")]
+pub use futures_rustls;
 
 pub use ferrosocket_proto as proto;
 #[cfg(feature = "deflate")]

@@ -8,10 +8,18 @@
 /// Defines, in a runtime module, the handshake functions with that runtime's
 /// timer (`TIMER`) and `connect` over its `TcpStream`.
 macro_rules! runtime_functions {
-    (name = $name:literal, tcp = $tcp:ty, connect = $connect:expr, timer = $timer:expr $(,)?) => {
+    (
+        name = $name:literal,
+        tcp = $tcp:ty,
+        connect = $connect:expr,
+        unix = $unix:ty,
+        unix_connect = $unix_connect:expr,
+        timer = $timer:expr $(,)?
+    ) => {
         use futures_io::{AsyncRead, AsyncWrite};
 
         use crate::handshake::{accept_inner, client_inner, connect_inner};
+        use crate::transport::Tls;
         use crate::{
             Accept, ClientOptions, Decision, Error, Request, Response, StreamConfig, Timer,
             WebSocketStream,
@@ -110,33 +118,59 @@ macro_rules! runtime_functions {
             client_inner(url, stream, options, Some(TIMER)).await
         }
 
-        #[doc = concat!("Client: connects to a `ws://` URL over ", $name, "'s TCP")]
-        /// (`TCP_NODELAY` on) with the default options. See [`connect_with`].
+        #[doc = concat!("The socket under a stream that [`connect`] opened: ", $name, "'s TCP,")]
+        /// TLS over it, or its Unix stream.
+        pub type MaybeTlsStream = crate::MaybeTlsStream<$tcp, $unix>;
+
+        /// Client: connects to a `ws://`, `wss://` or `ws+unix://` URL with the
+        /// default options. See [`connect_with`].
         ///
         /// # Errors
         ///
         /// As [`connect_with`].
-        pub async fn connect(url: &str) -> Result<(WebSocketStream<$tcp>, Response), Error> {
+        pub async fn connect(
+            url: &str,
+        ) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
             connect_with(url, ClientOptions::default()).await
         }
 
-        #[doc = concat!("Client: connects to a `ws://` URL over ", $name, "'s TCP")]
-        /// (`TCP_NODELAY` on) and performs the opening handshake; connecting and the
-        /// handshake together are bounded by [`StreamConfig::handshake_timeout`].
+        #[doc = concat!("Client: opens the socket the URL asks for with ", $name, "'s types and")]
+        /// performs the opening handshake; connecting, TLS and the handshake together
+        /// are bounded by [`StreamConfig::handshake_timeout`].
         ///
-        /// `wss://` needs TLS, which this crate does not do yet: connect a TLS stream
-        /// yourself and use [`client_async_with`].
+        /// * `ws://`: TCP, `TCP_NODELAY` on.
+        /// * `wss://`: TLS over TCP with rustls (feature `tls`), the certificate
+        ///   checked against the Mozilla roots; `connect_tls_with` for others.
+        /// * `ws+unix:///path/to/socket[:/resource]`: a Unix domain socket.
         ///
         /// # Errors
         ///
-        /// [`Error::InvalidUrl`] (also for `wss://` and `ws+unix://`), [`Error::Io`]
-        /// (connect failed), [`Error::Timeout`], and those of
+        /// [`Error::InvalidUrl`] (also for `wss://` without the `tls` feature),
+        /// [`Error::Io`] (connect or TLS failed; an unverified certificate is an
+        /// `InvalidData` I/O error), [`Error::Timeout`], and those of
         /// [`crate::client_async_with`].
         pub async fn connect_with(
             url: &str,
             options: ClientOptions,
-        ) -> Result<(WebSocketStream<$tcp>, Response), Error> {
-            connect_inner(url, options, TIMER, $connect).await
+        ) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
+            connect_inner(url, options, TIMER, &Tls::Default, $connect, $unix_connect).await
+        }
+
+        /// Client: [`connect_with`] with `config` for `wss://` (a private CA,
+        /// client certificates): [`client_config`](crate::client_config) builds one
+        /// like the default around other roots. Keep ALPN empty or `http/1.1`.
+        ///
+        /// # Errors
+        ///
+        /// As [`connect_with`].
+        #[cfg(feature = "tls")]
+        pub async fn connect_tls_with(
+            url: &str,
+            options: ClientOptions,
+            config: std::sync::Arc<crate::rustls::ClientConfig>,
+        ) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
+            let tls = Tls::Config(config);
+            connect_inner(url, options, TIMER, &tls, $connect, $unix_connect).await
         }
     };
 }
@@ -148,6 +182,20 @@ macro_rules! runtime_functions {
 /// over `smol::net::TcpStream`.
 #[cfg(feature = "smol")]
 pub mod smol {
+    #[cfg(unix)]
+    type Unix = ::smol::net::unix::UnixStream;
+    #[cfg(not(unix))]
+    type Unix = crate::transport::NoUnix;
+
+    #[cfg(unix)]
+    async fn unix_connect(path: String) -> std::io::Result<Unix> {
+        Unix::connect(path).await
+    }
+    #[cfg(not(unix))]
+    async fn unix_connect(_: String) -> std::io::Result<Unix> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+
     runtime_functions! {
         name = "smol",
         tcp = ::smol::net::TcpStream,
@@ -156,6 +204,8 @@ pub mod smol {
             stream.set_nodelay(true)?;
             Ok(stream)
         },
+        unix = Unix,
+        unix_connect = unix_connect,
         timer = Timer::new(|d| {
             Box::pin(async move {
                 ::smol::Timer::after(d).await;
@@ -175,6 +225,20 @@ pub mod smol {
 /// [`connect`](crate::async_std::connect) over `async_std::net::TcpStream`.
 #[cfg(feature = "async-std")]
 pub mod async_std {
+    #[cfg(unix)]
+    type Unix = ::async_std::os::unix::net::UnixStream;
+    #[cfg(not(unix))]
+    type Unix = crate::transport::NoUnix;
+
+    #[cfg(unix)]
+    async fn unix_connect(path: String) -> std::io::Result<Unix> {
+        Unix::connect(path).await
+    }
+    #[cfg(not(unix))]
+    async fn unix_connect(_: String) -> std::io::Result<Unix> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+
     runtime_functions! {
         name = "async-std",
         tcp = ::async_std::net::TcpStream,
@@ -183,6 +247,8 @@ pub mod async_std {
             stream.set_nodelay(true)?;
             Ok(stream)
         },
+        unix = Unix,
+        unix_connect = unix_connect,
         timer = Timer::new(|d| Box::pin(::async_std::task::sleep(d))),
     }
 }

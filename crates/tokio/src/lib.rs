@@ -118,6 +118,8 @@ mod stream;
 mod transport;
 
 #[cfg(feature = "tls")]
+pub use ferrosocket_proto::stream::tls::client_config;
+#[cfg(feature = "tls")]
 pub use handshake::connect_tls_with;
 pub use handshake::{
     accept, accept_with, accept_with_config, client_async, client_async_with, connect, connect_with,
@@ -126,8 +128,6 @@ pub use stream::{ReadHalf, ReuniteError, WebSocketStream, WriteHalf};
 #[cfg(feature = "tls")]
 pub use tokio_rustls::{self, rustls};
 pub use transport::MaybeTlsStream;
-#[cfg(feature = "tls")]
-pub use ferrosocket_proto::stream::tls::client_config;
 
 pub use ferrosocket_proto as proto;
 #[cfg(feature = "deflate")]

@@ -17,8 +17,7 @@ mod tls {
     use ferrosocket_blocking::rustls::pki_types::{CertificateDer, PrivateKeyDer};
     use ferrosocket_blocking::rustls::{self, RootCertStore, ServerConfig, ServerConnection};
     use ferrosocket_blocking::{
-        ClientOptions, Error, Message, NoTimeouts, accept, client_config, connect,
-        connect_tls_with,
+        ClientOptions, Error, Message, NoTimeouts, accept, client_config, connect, connect_tls_with,
     };
 
     fn cert(name: &str) -> PathBuf {

@@ -402,7 +402,7 @@ impl Context {
     }
 
     /// Whether the connection is encrypted (TLS): served by
-    /// [`Server::serve_tls`](super::Server::serve_tls) or
+    /// `Server::serve_tls` (feature `tls`) or
     /// [`serve_connection_secure`](super::Server::serve_connection_secure), or a
     /// client connected to a `wss://` URL.
     pub fn is_secure(&self) -> bool {

@@ -14,13 +14,20 @@ use futures_io::{AsyncRead, AsyncWrite};
 use futures_util::future::join;
 use futures_util::{AsyncReadExt, AsyncWriteExt, SinkExt, StreamExt};
 
+mod transport;
+
 type Boxed<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 type Connected<T> = Result<(WebSocketStream<T>, Response), Error>;
 
 /// What a test needs from a runtime.
 trait Rt: 'static {
     type Tcp: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// What `connect` gives: the runtime's `MaybeTlsStream`.
+    type Client: AsyncRead + AsyncWrite + Unpin + Send + 'static;
     type Listener: Send + 'static;
+    /// `MaybeTlsStream::is_secure` of the client's socket.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    fn is_secure(client: &Self::Client) -> bool;
     /// A listener on 127.0.0.1:0 and the `ws://` URL to reach it.
     fn listen() -> impl Future<Output = (Self::Listener, String)>;
     fn accept_tcp(listener: &Self::Listener) -> impl Future<Output = Self::Tcp>;
@@ -30,7 +37,13 @@ trait Rt: 'static {
     fn connect_with(
         url: String,
         options: ClientOptions,
-    ) -> impl Future<Output = Connected<Self::Tcp>>;
+    ) -> impl Future<Output = Connected<Self::Client>>;
+    #[cfg(feature = "tls")]
+    fn connect_tls_with(
+        url: String,
+        options: ClientOptions,
+        config: std::sync::Arc<ferrosocket_futures::rustls::ClientConfig>,
+    ) -> impl Future<Output = Connected<Self::Client>>;
     fn accept(
         tcp: Self::Tcp,
         config: StreamConfig,
@@ -50,6 +63,10 @@ struct Smol;
 
 impl Rt for Smol {
     type Tcp = smol::net::TcpStream;
+    type Client = ferrosocket_futures::smol::MaybeTlsStream;
+    fn is_secure(client: &Self::Client) -> bool {
+        client.is_secure() && client.tcp().is_some()
+    }
     type Listener = smol::net::TcpListener;
     async fn listen() -> (Self::Listener, String) {
         let l = smol::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -68,8 +85,16 @@ impl Rt for Smol {
     async fn sleep(d: Duration) {
         smol::Timer::after(d).await;
     }
-    async fn connect_with(url: String, options: ClientOptions) -> Connected<Self::Tcp> {
+    async fn connect_with(url: String, options: ClientOptions) -> Connected<Self::Client> {
         ferrosocket_futures::smol::connect_with(&url, options).await
+    }
+    #[cfg(feature = "tls")]
+    async fn connect_tls_with(
+        url: String,
+        options: ClientOptions,
+        config: std::sync::Arc<ferrosocket_futures::rustls::ClientConfig>,
+    ) -> Connected<Self::Client> {
+        ferrosocket_futures::smol::connect_tls_with(&url, options, config).await
     }
     fn accept(
         tcp: Self::Tcp,
@@ -86,6 +111,10 @@ struct AsyncStd;
 
 impl Rt for AsyncStd {
     type Tcp = async_std::net::TcpStream;
+    type Client = ferrosocket_futures::async_std::MaybeTlsStream;
+    fn is_secure(client: &Self::Client) -> bool {
+        client.is_secure() && client.tcp().is_some()
+    }
     type Listener = async_std::net::TcpListener;
     async fn listen() -> (Self::Listener, String) {
         let l = async_std::net::TcpListener::bind("127.0.0.1:0")
@@ -108,8 +137,16 @@ impl Rt for AsyncStd {
     fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
         async_std::task::sleep(d)
     }
-    async fn connect_with(url: String, options: ClientOptions) -> Connected<Self::Tcp> {
+    async fn connect_with(url: String, options: ClientOptions) -> Connected<Self::Client> {
         ferrosocket_futures::async_std::connect_with(&url, options).await
+    }
+    #[cfg(feature = "tls")]
+    async fn connect_tls_with(
+        url: String,
+        options: ClientOptions,
+        config: std::sync::Arc<ferrosocket_futures::rustls::ClientConfig>,
+    ) -> Connected<Self::Client> {
+        ferrosocket_futures::async_std::connect_tls_with(&url, options, config).await
     }
     fn accept(
         tcp: Self::Tcp,
@@ -130,7 +167,7 @@ async fn accept_one<R: Rt>(listener: &R::Listener) -> WebSocketStream<R::Tcp> {
         .unwrap()
 }
 
-async fn connect<R: Rt>(url: &str) -> WebSocketStream<R::Tcp> {
+async fn connect<R: Rt>(url: &str) -> WebSocketStream<R::Client> {
     R::connect_with(url.to_owned(), ClientOptions::new())
         .await
         .unwrap()
@@ -514,7 +551,11 @@ async fn write_back_pressure<R: Rt>() {
 }
 
 async fn invalid_urls<R: Rt>() {
-    for url in ["wss://example.com/", "ws+unix:///tmp/x.sock", "http://x/"] {
+    let mut invalid = vec!["http://x/", "ws://", "ws+unix://"];
+    if !cfg!(feature = "tls") {
+        invalid.push("wss://example.com/");
+    }
+    for url in invalid {
         match R::connect_with(url.to_owned(), ClientOptions::new()).await {
             Err(Error::InvalidUrl(msg)) => assert!(msg.contains(url), "{msg}"),
             other => panic!("{url}: {:?}", other.map(|_| ())),
@@ -558,3 +599,16 @@ on_both_runtimes!(
     write_back_pressure,
     invalid_urls,
 );
+
+#[cfg(feature = "tls")]
+mod tls {
+    use super::{AsyncStd, Smol};
+    use crate::transport::{
+        wss_refuses_an_untrusted_certificate, wss_round_trip_with_a_private_ca,
+    };
+
+    on_both_runtimes!(
+        wss_round_trip_with_a_private_ca,
+        wss_refuses_an_untrusted_certificate
+    );
+}
