@@ -38,7 +38,7 @@ pub mod tls;
 
 pub use handshake::{
     ClientHandshake, ClientOptions, Decision, HandshakeIo, Refusal, Response, ServerHandshake,
-    connect_url, parse_url,
+    parse_url,
 };
 
 /// A whole WebSocket message, as the stream adapters receive and send it.

@@ -8,7 +8,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use bytes::{Bytes, BytesMut};
-use ferrosocket_handshake::{Accept, ClientRequest, Headers, Key, Reject, Request, Scheme, Url};
+use ferrosocket_handshake::{Accept, ClientRequest, Headers, Key, Reject, Request, Url};
 
 use super::{Error, StreamConfig};
 use crate::{Connection, Event, LocalError, WsConnection, WsError};
@@ -151,28 +151,6 @@ impl ClientOptions {
 /// [`Error::InvalidUrl`] if it does not parse.
 pub fn parse_url(url: &str) -> Result<Url, Error> {
     Url::parse(url).map_err(|e| Error::InvalidUrl(format!("{url}: {e}")))
-}
-
-/// Parses a URL for an adapter's TCP `connect`, which supports `ws://` only (for
-/// now): `wss://` needs TLS, which `adapter` (the crate's name) does not provide, so
-/// the error points to `own_stream` (its function over a stream connected by the
-/// caller).
-///
-/// # Errors
-///
-/// [`Error::InvalidUrl`] for a URL that does not parse or is not `ws://`.
-pub fn connect_url(url: &str, adapter: &str, own_stream: &str) -> Result<Url, Error> {
-    let parsed = parse_url(url)?;
-    match parsed.scheme() {
-        Scheme::Ws => Ok(parsed),
-        Scheme::Wss => Err(Error::InvalidUrl(format!(
-            "{url}: wss:// needs TLS, which {adapter} does not provide yet; \
-             connect a TLS stream and use {own_stream}"
-        ))),
-        _ => Err(Error::InvalidUrl(format!(
-            "{url}: connect supports only ws:// (use {own_stream} over your own stream)"
-        ))),
-    }
 }
 
 /// A failed server handshake: the HTTP answer to write (empty: none) before
@@ -517,17 +495,6 @@ mod tests {
         assert!(matches!(Decision::from(Accept::new()), Decision::Accept(_)));
         let refused: Result<Accept, Reject> = Err(Reject::new(401));
         assert!(matches!(Decision::from(refused), Decision::Reject(r) if r.status() == 401));
-    }
-
-    #[test]
-    fn connect_urls() {
-        assert!(connect_url("ws://localhost:80/x", "a", "b").is_ok());
-        for url in ["wss://example.com/", "ws+unix:///tmp/x.sock", "http://x/"] {
-            match connect_url(url, "a", "b") {
-                Err(Error::InvalidUrl(msg)) => assert!(msg.contains(url), "{msg}"),
-                other => panic!("{url}: {other:?}"),
-            }
-        }
     }
 
     #[test]
