@@ -218,6 +218,10 @@ impl<S: Transport> WebSocketStream<S> {
             if let Err(e) = self.write_output() {
                 return Some(Err(e));
             }
+            // The read may block for as long as the peer is quiet: an extension
+            // that frees idle state (permessage-deflate's release_idle_contexts)
+            // does it now.
+            self.core.release_idle_extension();
             let socket = &mut self.socket;
             match self.core.read_with(|spare| socket.read(spare)) {
                 Ok(0) => self.core.receive_eof(),

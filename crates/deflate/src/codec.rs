@@ -406,6 +406,26 @@ impl PerMessageDeflate {
         self.decompressor.is_some()
     }
 
+    /// Frees the zlib state that nothing needs to keep: with
+    /// [`DeflateConfig::release_idle_contexts`], the context of each direction
+    /// that has no context takeover, if no message is in progress in it. Returns
+    /// whether anything was freed. Call it when the connection goes idle (the
+    /// adapters do, when they wait for the peer): the next message allocates
+    /// again. Without the setting, or with context takeover, it does nothing.
+    pub fn release_idle_contexts(&mut self) -> bool {
+        if !self.release_idle {
+            return false;
+        }
+        let mut freed = false;
+        if self.out_resets && matches!(self.outgoing, Outgoing::Idle) {
+            freed |= self.compressor.take().is_some();
+        }
+        if self.in_resets && !self.in_seen {
+            freed |= self.decompressor.take().is_some();
+        }
+        freed
+    }
+
     /// Whether the message being sent is compressed: `None` between messages.
     #[must_use]
     pub const fn message_compressed(&self) -> Option<bool> {
@@ -537,12 +557,10 @@ impl PerMessageDeflate {
             return Err(DeflateError::Compress);
         }
         out.sink_truncate(out.sink_len() - TAIL.len());
-        if self.out_resets {
-            if self.release_idle {
-                self.compressor = None;
-            } else if let Some(c) = &mut self.compressor {
-                c.reset();
-            }
+        if self.out_resets
+            && let Some(c) = &mut self.compressor
+        {
+            c.reset();
         }
         Ok(())
     }
@@ -646,12 +664,10 @@ impl PerMessageDeflate {
                 self.in_expand = (inflated + appended).div_ceil(compressed).clamp(1, 16);
             }
             self.in_counts = (0, 0);
-            if self.in_ended || (self.in_seen && self.in_resets) {
-                if self.release_idle && self.in_resets {
-                    self.decompressor = None;
-                } else if let Some(d) = &mut self.decompressor {
-                    d.reset(false);
-                }
+            if (self.in_ended || (self.in_seen && self.in_resets))
+                && let Some(d) = &mut self.decompressor
+            {
+                d.reset(false);
             }
             self.in_seen = false;
             self.in_ended = false;
@@ -798,6 +814,56 @@ mod tests {
         s.decompress(&wire, true, &mut plain, 100).unwrap();
         assert_eq!(plain, b"hello hello hello");
         assert!(s.decompressor_allocated() && !s.compressor_allocated());
+    }
+
+    #[test]
+    fn idle_release_frees_only_resetting_directions_between_messages() {
+        let agreed = Agreed {
+            server_no_context_takeover: true,
+            ..Agreed::default()
+        };
+        let config = DeflateConfig::new()
+            .threshold(0)
+            .release_idle_contexts(true);
+        let mut s = agreed.into_codec(Role::Server, &config);
+        let mut c = agreed.into_codec(Role::Client, &config);
+        let text = b"the same words again and again, the same words again";
+        for round in 0..3 {
+            // A message in progress keeps its compressor.
+            let mut wire = Vec::new();
+            assert!(s.begin_message(None));
+            s.compress_chunk(&text[..10], false, &mut wire).unwrap();
+            assert!(!s.release_idle_contexts(), "round {round}");
+            s.compress_chunk(&text[10..], true, &mut wire).unwrap();
+            // Between messages the server's compressor (no takeover) goes...
+            assert!(s.release_idle_contexts());
+            assert!(!s.compressor_allocated());
+            // ...and the client's decompressor for that direction too, but only
+            // once the message is complete.
+            let mut plain = Vec::new();
+            c.decompress(&wire[..5], false, &mut plain, 1000).unwrap();
+            assert!(!c.release_idle_contexts());
+            c.decompress(&wire[5..], true, &mut plain, 1000).unwrap();
+            assert_eq!(plain, text);
+            assert!(c.release_idle_contexts());
+            assert!(!c.decompressor_allocated());
+            // The client's own direction keeps its context (takeover).
+            let mut up = Vec::new();
+            assert!(c.compress(text, true, &mut up).unwrap());
+            assert!(!c.release_idle_contexts());
+            assert!(c.compressor_allocated());
+            let mut back = Vec::new();
+            s.decompress(&up, true, &mut back, 1000).unwrap();
+            assert_eq!(back, text);
+            assert!(!s.release_idle_contexts());
+            assert!(s.decompressor_allocated());
+        }
+        // Without the setting nothing is ever freed.
+        let mut kept = agreed.into_codec(Role::Server, &DeflateConfig::new().threshold(0));
+        let mut wire = Vec::new();
+        assert!(kept.compress(text, true, &mut wire).unwrap());
+        assert!(!kept.release_idle_contexts());
+        assert!(kept.compressor_allocated());
     }
 
     #[test]

@@ -232,9 +232,12 @@ impl DeflateConfig {
     }
 
     /// Memory cap for directions that reset their context after every message: when
-    /// true, the zlib state of such a direction is freed at the end of each message
-    /// and allocated again for the next, so that an idle connection holds none.
-    /// Default false: the state is reset in place and kept.
+    /// true, the zlib state of such a direction is freed when the connection goes
+    /// idle ([`PerMessageDeflate::release_idle_contexts`](crate::PerMessageDeflate::release_idle_contexts),
+    /// which the stream adapters call whenever they wait for the peer) and
+    /// allocated again for the next message, so that an idle connection holds none;
+    /// a burst of messages shares one allocation. Default false: the state is reset
+    /// in place after each message and kept.
     ///
     /// The sizes at stake, with zlib-rs: a compressor holds about 370 KiB with a
     /// 15-bit window (about 240 KiB with 9 bits: its hash table and buffers do not
@@ -242,7 +245,7 @@ impl DeflateConfig {
     /// context takeover a direction keeps its state for the connection's lifetime;
     /// a server short of memory asks for `server_no_context_takeover` (its own
     /// compressor, the big one) and sets this. Freeing costs an allocation and page
-    /// faults per message.
+    /// faults when the connection wakes up again.
     #[must_use]
     pub const fn release_idle_contexts(mut self, yes: bool) -> Self {
         self.release_idle = yes;

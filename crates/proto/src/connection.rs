@@ -210,6 +210,16 @@ impl Connection {
         self.ext = Some(extension);
     }
 
+    /// Tells the extension the connection is idle, so it can free what it can
+    /// rebuild ([`Extension::release_idle`]; permessage-deflate with
+    /// `release_idle_contexts` frees the zlib state of directions without context
+    /// takeover). Call it when waiting for the peer; the stream adapters do.
+    pub fn release_idle_memory(&mut self) {
+        if let Some(ext) = &mut self.ext {
+            ext.release_idle();
+        }
+    }
+
     /// Our role.
     #[must_use]
     pub const fn role(&self) -> Role {

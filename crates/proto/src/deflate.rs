@@ -114,6 +114,10 @@ impl Extension for Deflate {
             .decompress(input, message_finished, out, max_len)
             .map_err(extension_error)
     }
+
+    fn release_idle(&mut self) {
+        self.codec.release_idle_contexts();
+    }
 }
 
 /// The extension's name on the wire.
@@ -260,6 +264,46 @@ mod tests {
             .unwrap();
         let wire = client.take_output();
         assert_eq!(wire[0], 0x89);
+    }
+
+    /// With `release_idle_contexts`, `Connection::release_idle_memory` frees the
+    /// zlib state of the directions without context takeover between messages, and
+    /// the next message still round-trips.
+    #[test]
+    fn idle_memory_is_released_through_the_connection() {
+        let config = DeflateConfig::default()
+            .server_no_context_takeover(true)
+            .client_no_context_takeover(true)
+            .release_idle_contexts(true);
+        let (mut client, mut server) = pair(&config);
+        let allocated = |c: &Connection| {
+            let dbg = alloc::format!("{c:?}");
+            (
+                dbg.contains(" compressor_allocated: true"),
+                dbg.contains("decompressor_allocated: true"),
+            )
+        };
+        let text = "compress me, compress me, compress me, compress me, compress me";
+        for _ in 0..3 {
+            server.send_text(text).unwrap();
+            client.receive_data(&server.take_output());
+            assert!(
+                matches!(client.next_event(), Some(Ok(Event::Text { data, .. })) if data.as_str() == text)
+            );
+            assert_eq!(allocated(&server), (true, false));
+            assert_eq!(allocated(&client), (false, true));
+            server.release_idle_memory();
+            client.release_idle_memory();
+            assert_eq!(allocated(&server), (false, false));
+            assert_eq!(allocated(&client), (false, false));
+        }
+        // Without the setting the contexts stay.
+        let (mut client, mut server) = pair(&config.clone().release_idle_contexts(false));
+        server.send_text(text).unwrap();
+        client.receive_data(&server.take_output());
+        assert!(client.next_event().is_some());
+        server.release_idle_memory();
+        assert_eq!(allocated(&server), (true, false));
     }
 
     #[test]

@@ -192,4 +192,11 @@ pub trait Extension: fmt::Debug {
         out: &mut BytesMut,
         max_len: usize,
     ) -> Result<(), ExtensionError>;
+
+    /// The connection is idle: free memory the extension can rebuild for the next
+    /// message (permessage-deflate: the contexts of directions without context
+    /// takeover, with `release_idle_contexts`). Called by
+    /// [`Connection::release_idle_memory`](crate::Connection::release_idle_memory).
+    /// Default: nothing.
+    fn release_idle(&mut self) {}
 }

@@ -734,10 +734,22 @@ impl StreamCore {
     /// written still shares its allocation, and the next use takes it back (once the
     /// messages are dropped) without the page faults of a fresh one. A larger one is
     /// freed here.
+    ///
+    /// It also lets the extension free what it can rebuild
+    /// ([`release_idle_extension`](Self::release_idle_extension)).
     pub fn release_idle_buffers(&mut self) {
+        self.conn.release_idle_memory();
         let retain = self.config.read_buffer_retain;
         release_unless_retained(self.conn.read_buf(), &mut self.read_allocation, retain);
         release_unless_retained(self.conn.output_buf(), &mut self.write_allocation, retain);
+    }
+
+    /// Lets the extension free what it can rebuild for the next message
+    /// ([`Connection::release_idle_memory`]), buffers untouched: for an adapter
+    /// that cannot tell whether its next read will wait (blocking `std::io`), to
+    /// call before each read.
+    pub fn release_idle_extension(&mut self) {
+        self.conn.release_idle_memory();
     }
 
     /// Whether a whole frame is already buffered, so the next

@@ -312,6 +312,9 @@ fn idle_contexts_are_freed_only_when_asked_and_allowed() {
     let message = text(5000, 5);
     for _ in 0..3 {
         send(&mut client, &mut server, &message, &[100], &[200], true);
+        // Kept between messages (a burst shares it) until the connection is idle.
+        assert!(client.compressor_allocated() && server.decompressor_allocated());
+        assert!(client.release_idle_contexts() && server.release_idle_contexts());
         assert!(!client.compressor_allocated());
         assert!(!server.decompressor_allocated());
     }
@@ -319,12 +322,14 @@ fn idle_contexts_are_freed_only_when_asked_and_allowed() {
     let mut client = Agreed::default().into_codec(Role::Client, &config);
     let mut server = Agreed::default().into_codec(Role::Server, &config);
     send(&mut client, &mut server, &message, &[], &[], true);
+    assert!(!client.release_idle_contexts() && !server.release_idle_contexts());
     assert!(client.compressor_allocated() && server.decompressor_allocated());
     // Kept but reset in place by default.
     let keep = DeflateConfig::new().threshold(0);
     let mut client = reset.into_codec(Role::Client, &keep);
     let mut server = reset.into_codec(Role::Server, &keep);
     send(&mut client, &mut server, &message, &[], &[], false);
+    assert!(!client.release_idle_contexts() && !server.release_idle_contexts());
     assert!(client.compressor_allocated() && server.decompressor_allocated());
 }
 
