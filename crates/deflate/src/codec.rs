@@ -8,6 +8,7 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 
 use crate::config::{DeflateConfig, MAX_WINDOW_BITS, MIN_WINDOW_BITS};
 use crate::negotiate::{Agreed, Role};
+use crate::pool;
 
 /// What a sync flush ends with, stripped from every compressed message by the
 /// sender and appended again by the receiver (RFC 7692 7.2.1 and 7.2.2).
@@ -417,11 +418,21 @@ impl PerMessageDeflate {
             return false;
         }
         let mut freed = false;
-        if self.out_resets && matches!(self.outgoing, Outgoing::Idle) {
-            freed |= self.compressor.take().is_some();
+        if self.out_resets
+            && matches!(self.outgoing, Outgoing::Idle)
+            && !self.out_failed
+            && let Some(c) = self.compressor.take()
+        {
+            pool::put_compressor(self.level.level(), self.out_window.unwrap_or(15), c);
+            freed = true;
         }
-        if self.in_resets && !self.in_seen {
-            freed |= self.decompressor.take().is_some();
+        if self.in_resets
+            && !self.in_seen
+            && self.in_failed.is_none()
+            && let Some(d) = self.decompressor.take()
+        {
+            pool::put_decompressor(d);
+            freed = true;
         }
         freed
     }
@@ -567,8 +578,13 @@ impl PerMessageDeflate {
 
     fn compressor(&mut self) -> &mut Compress {
         let (level, bits) = (self.level, self.out_window.unwrap_or(15));
-        self.compressor
-            .get_or_insert_with(|| Compress::new_with_window_bits(level, false, bits))
+        let pooled = self.release_idle && self.out_resets;
+        self.compressor.get_or_insert_with(|| {
+            pooled
+                .then(|| pool::take_compressor(level.level(), bits))
+                .flatten()
+                .unwrap_or_else(|| Compress::new_with_window_bits(level, false, bits))
+        })
     }
 
     /// Appends the inflated form of the next piece of a compressed message (one whose
@@ -678,8 +694,21 @@ impl PerMessageDeflate {
     }
 
     fn decompressor(&mut self) -> &mut Decompress {
-        self.decompressor
-            .get_or_insert_with(|| Decompress::new_with_window_bits(false, MAX_WINDOW_BITS))
+        let pooled = self.release_idle && self.in_resets;
+        self.decompressor.get_or_insert_with(|| {
+            pooled
+                .then(pool::take_decompressor)
+                .flatten()
+                .unwrap_or_else(|| Decompress::new_with_window_bits(false, MAX_WINDOW_BITS))
+        })
+    }
+}
+
+impl Drop for PerMessageDeflate {
+    /// A closing connection parks its idle contexts for the next one (see
+    /// [`release_idle_contexts`](Self::release_idle_contexts)).
+    fn drop(&mut self) {
+        self.release_idle_contexts();
     }
 }
 
@@ -859,11 +888,64 @@ mod tests {
             assert!(s.decompressor_allocated());
         }
         // Without the setting nothing is ever freed.
-        let mut kept = agreed.into_codec(Role::Server, &DeflateConfig::new().threshold(0));
+        let keep = DeflateConfig::new()
+            .threshold(0)
+            .release_idle_contexts(false);
+        let mut kept = agreed.into_codec(Role::Server, &keep);
         let mut wire = Vec::new();
         assert!(kept.compress(text, true, &mut wire).unwrap());
         assert!(!kept.release_idle_contexts());
         assert!(kept.compressor_allocated());
+    }
+
+    #[test]
+    fn idle_contexts_go_to_the_next_connection() {
+        // A level and window no other test uses: the pool is shared by the process.
+        let (level, bits) = (7, 11);
+        let agreed = Agreed {
+            server_no_context_takeover: true,
+            server_max_window_bits: bits,
+            ..Agreed::default()
+        };
+        let config = DeflateConfig::new()
+            .threshold(0)
+            .level(level)
+            .unwrap()
+            .release_idle_contexts(true);
+        let text = b"parked contexts carry nothing of their last connection, nothing";
+        let mut first = agreed.into_codec(Role::Server, &config);
+        let mut wire = Vec::new();
+        assert!(
+            first
+                .compress(b"something else entirely, first", true, &mut wire)
+                .unwrap()
+        );
+        assert_eq!(pool::parked_compressors(level, bits), 0);
+        assert!(first.release_idle_contexts());
+        assert_eq!(pool::parked_compressors(level, bits), 1);
+        // The next connection takes it, and its messages stand alone.
+        let mut second = agreed.into_codec(Role::Server, &config);
+        let mut wire = Vec::new();
+        assert!(second.compress(text, true, &mut wire).unwrap());
+        assert_eq!(pool::parked_compressors(level, bits), 0);
+        let mut client = agreed.into_codec(Role::Client, &config);
+        let mut plain = Vec::new();
+        client.decompress(&wire, true, &mut plain, 1000).unwrap();
+        assert_eq!(plain, text);
+        // Dropped between messages, a connection parks its context; dropped in the
+        // middle of one, it does not.
+        drop(second);
+        assert_eq!(pool::parked_compressors(level, bits), 1);
+        let mut third = agreed.into_codec(Role::Server, &config);
+        let mut part = Vec::new();
+        assert!(third.begin_message(None));
+        third
+            .compress_chunk(b"half a mess", false, &mut part)
+            .unwrap();
+        assert_eq!(pool::parked_compressors(level, bits), 0);
+        drop(third);
+        assert_eq!(pool::parked_compressors(level, bits), 0);
+        drop(first);
     }
 
     #[test]

@@ -101,6 +101,7 @@
 mod codec;
 mod config;
 mod negotiate;
+mod pool;
 
 pub use codec::{DeflateError, OutBuf, PerMessageDeflate};
 pub use config::{

@@ -111,14 +111,12 @@ async fn ferrosocket(socket: TcpStream) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// [`ferrosocket`] with the low-memory compression settings.
+/// [`ferrosocket`] with the low-memory compression settings
+/// (`DeflateConfig::low_memory`: no context takeover either way, idle contexts
+/// released).
 async fn ferrosocket_lowmem(socket: TcpStream) -> Result<(), BoxError> {
     use ferrosocket_tokio::{DeflateConfig, StreamConfig};
-    let deflate = DeflateConfig::new()
-        .server_no_context_takeover(true)
-        .client_no_context_takeover(true)
-        .release_idle_contexts(true);
-    let config = StreamConfig::default().compression(Some(deflate));
+    let config = StreamConfig::default().compression(Some(DeflateConfig::low_memory()));
     let mut ws = ferrosocket_tokio::accept_with_config(socket, config, async |_| {
         ferrosocket_tokio::Accept::new()
     })

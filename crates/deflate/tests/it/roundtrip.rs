@@ -324,8 +324,10 @@ fn idle_contexts_are_freed_only_when_asked_and_allowed() {
     send(&mut client, &mut server, &message, &[], &[], true);
     assert!(!client.release_idle_contexts() && !server.release_idle_contexts());
     assert!(client.compressor_allocated() && server.decompressor_allocated());
-    // Kept but reset in place by default.
-    let keep = DeflateConfig::new().threshold(0);
+    // Kept but reset in place without the setting.
+    let keep = DeflateConfig::new()
+        .threshold(0)
+        .release_idle_contexts(false);
     let mut client = reset.into_codec(Role::Client, &keep);
     let mut server = reset.into_codec(Role::Server, &keep);
     send(&mut client, &mut server, &message, &[], &[], false);
