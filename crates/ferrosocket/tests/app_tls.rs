@@ -4,16 +4,14 @@
 //! tokio adapter's test CA and its `localhost` certificate.
 #![cfg(all(feature = "tls", feature = "app"))]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferrosocket::CloseCode;
 use ferrosocket::Message;
 use ferrosocket::app::{Captures, Client, Context, Handler, HttpResponse, Item, Server};
-use ferrosocket::tokio::rustls::pki_types::pem::PemObject;
-use ferrosocket::tokio::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use ferrosocket::tokio::rustls::{self, RootCertStore, ServerConfig};
+use ferrosocket::tokio::rustls;
+use ferrosocket::tokio::rustls::pki_types::ServerName;
 use ferrosocket::tokio::tokio_rustls::{TlsAcceptor, TlsConnector};
 use ferrosocket::tokio::{ClientOptions, client_config, connect_tls_with};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,31 +20,15 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn cert(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tokio/tests/certs")
-        .join(name)
-}
+#[path = "../../tokio/tests/certs/test_ca.rs"]
+mod test_ca;
 
 fn acceptor() -> TlsAcceptor {
-    let chain = vec![CertificateDer::from_pem_file(cert("localhost.pem")).unwrap()];
-    let key = PrivateKeyDer::from_pem_file(cert("localhost.key")).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap();
-    TlsAcceptor::from(Arc::new(config))
+    TlsAcceptor::from(test_ca::server_config())
 }
 
 fn trusting_test_ca() -> Arc<rustls::ClientConfig> {
-    let mut roots = RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_file(cert("ca.pem")).unwrap())
-        .unwrap();
-    Arc::new(client_config(roots))
+    Arc::new(client_config(test_ca::test_roots()))
 }
 
 /// Server side: reports whether the connection is secure and its capture, echoes

@@ -10,7 +10,13 @@ use ferrosocket_blocking::{
     StreamConfig, WebSocketStream, accept, accept_with, accept_with_config, connect, connect_with,
 };
 
+#[cfg(feature = "tls")]
+#[path = "../../../tokio/tests/certs/test_ca.rs"]
+mod test_ca;
 mod transport;
+
+#[cfg(feature = "tls")]
+use ferrosocket_blocking::rustls;
 
 type ServerResult = thread::JoinHandle<Result<(), Error>>;
 

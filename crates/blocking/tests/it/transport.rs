@@ -9,36 +9,15 @@ use ferrosocket_blocking::{ClientOptions, Message, accept, connect_with};
 mod tls {
     use std::io;
     use std::net::TcpListener;
-    use std::path::PathBuf;
     use std::sync::Arc;
     use std::thread;
 
-    use ferrosocket_blocking::rustls::pki_types::pem::PemObject;
-    use ferrosocket_blocking::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    use ferrosocket_blocking::rustls::{self, RootCertStore, ServerConfig, ServerConnection};
+    use ferrosocket_blocking::rustls::{self, ServerConnection};
     use ferrosocket_blocking::{
         ClientOptions, Error, Message, NoTimeouts, accept, client_config, connect, connect_tls_with,
     };
 
-    fn cert(name: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../tokio/tests/certs")
-            .join(name)
-    }
-
-    fn server_config() -> Arc<ServerConfig> {
-        let chain = vec![CertificateDer::from_pem_file(cert("localhost.pem")).unwrap()];
-        let key = PrivateKeyDer::from_pem_file(cert("localhost.key")).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .unwrap();
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Arc::new(config)
-    }
+    use crate::test_ca;
 
     /// One TLS connection, echoed; the result says whether TLS and the WebSocket
     /// handshake went through, and which ALPN protocol was agreed.
@@ -47,7 +26,7 @@ mod tls {
         let port = listener.local_addr().unwrap().port();
         let handle = thread::spawn(move || {
             let (tcp, _) = listener.accept().map_err(|e| e.to_string())?;
-            let session = ServerConnection::new(server_config()).unwrap();
+            let session = ServerConnection::new(test_ca::server_config()).unwrap();
             let mut tls = rustls::StreamOwned::new(session, tcp);
             // Finish the TLS handshake before the WebSocket one, to report it.
             while tls.conn.is_handshaking() {
@@ -68,11 +47,7 @@ mod tls {
     }
 
     fn trusting_test_ca() -> Arc<rustls::ClientConfig> {
-        let mut roots = RootCertStore::empty();
-        roots
-            .add(CertificateDer::from_pem_file(cert("ca.pem")).unwrap())
-            .unwrap();
-        Arc::new(client_config(roots))
+        Arc::new(client_config(test_ca::test_roots()))
     }
 
     #[test]

@@ -14,7 +14,13 @@ use futures_io::{AsyncRead, AsyncWrite};
 use futures_util::future::join;
 use futures_util::{AsyncReadExt, AsyncWriteExt, SinkExt, StreamExt};
 
+#[cfg(feature = "tls")]
+#[path = "../../../tokio/tests/certs/test_ca.rs"]
+mod test_ca;
 mod transport;
+
+#[cfg(feature = "tls")]
+use ferrosocket_futures::rustls;
 
 type Boxed<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 type Connected<T> = Result<(WebSocketStream<T>, Response), Error>;

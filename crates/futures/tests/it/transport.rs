@@ -8,44 +8,21 @@ pub(crate) use tls::{wss_refuses_an_untrusted_certificate, wss_round_trip_with_a
 #[cfg(feature = "tls")]
 mod tls {
     use std::io;
-    use std::path::PathBuf;
     use std::sync::Arc;
 
     use ferrosocket_futures::futures_rustls::TlsAcceptor;
-    use ferrosocket_futures::rustls::pki_types::pem::PemObject;
-    use ferrosocket_futures::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    use ferrosocket_futures::rustls::{self, RootCertStore, ServerConfig};
+    use ferrosocket_futures::rustls;
     use ferrosocket_futures::{ClientOptions, Error, Message, accept, client_config};
     use futures_util::future::join;
 
-    use crate::Rt;
-
-    fn cert(name: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../tokio/tests/certs")
-            .join(name)
-    }
+    use crate::{Rt, test_ca};
 
     fn acceptor() -> TlsAcceptor {
-        let chain = vec![CertificateDer::from_pem_file(cert("localhost.pem")).unwrap()];
-        let key = PrivateKeyDer::from_pem_file(cert("localhost.key")).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .unwrap();
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        TlsAcceptor::from(Arc::new(config))
+        TlsAcceptor::from(test_ca::server_config())
     }
 
     fn trusting_test_ca() -> Arc<rustls::ClientConfig> {
-        let mut roots = RootCertStore::empty();
-        roots
-            .add(CertificateDer::from_pem_file(cert("ca.pem")).unwrap())
-            .unwrap();
-        Arc::new(client_config(roots))
+        Arc::new(client_config(test_ca::test_roots()))
     }
 
     fn wss_url(ws_url: &str) -> String {

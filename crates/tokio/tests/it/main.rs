@@ -7,7 +7,13 @@ mod echo;
 mod handshake;
 mod pressure;
 mod split;
+#[cfg(feature = "tls")]
+#[path = "../certs/test_ca.rs"]
+mod test_ca;
 mod transport;
+
+#[cfg(feature = "tls")]
+use ferrosocket_tokio::rustls;
 
 use std::time::Duration;
 

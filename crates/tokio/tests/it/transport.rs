@@ -8,48 +8,23 @@ use crate::within;
 #[cfg(feature = "tls")]
 mod tls {
     use std::io;
-    use std::path::PathBuf;
     use std::sync::Arc;
 
-    use ferrosocket_tokio::rustls::pki_types::pem::PemObject;
-    use ferrosocket_tokio::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    use ferrosocket_tokio::rustls::{RootCertStore, ServerConfig};
+    use ferrosocket_tokio::rustls;
     use ferrosocket_tokio::tokio_rustls::TlsAcceptor;
     use ferrosocket_tokio::{
         ClientOptions, Error, Message, accept, client_config, connect, connect_tls_with,
     };
     use tokio::net::TcpListener;
 
-    use crate::within;
-
-    fn cert_path(name: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/certs")
-            .join(name)
-    }
+    use crate::{test_ca, within};
 
     fn acceptor() -> TlsAcceptor {
-        let chain = vec![CertificateDer::from_pem_file(cert_path("localhost.pem")).unwrap()];
-        let key = PrivateKeyDer::from_pem_file(cert_path("localhost.key")).unwrap();
-        let provider = Arc::new(ferrosocket_tokio::rustls::crypto::ring::default_provider());
-        let mut config = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .unwrap();
-        // As an HTTPS server that prefers HTTP/2: a client that offered h2 would get
-        // it, and then its HTTP/1.1 upgrade would fail.
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        TlsAcceptor::from(Arc::new(config))
+        TlsAcceptor::from(test_ca::server_config())
     }
 
-    fn trusting_test_ca() -> Arc<ferrosocket_tokio::rustls::ClientConfig> {
-        let mut roots = RootCertStore::empty();
-        roots
-            .add(CertificateDer::from_pem_file(cert_path("ca.pem")).unwrap())
-            .unwrap();
-        Arc::new(client_config(roots))
+    fn trusting_test_ca() -> Arc<rustls::ClientConfig> {
+        Arc::new(client_config(test_ca::test_roots()))
     }
 
     /// A TLS echo server on loopback; it serves `connections` clients in turn
