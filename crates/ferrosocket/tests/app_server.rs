@@ -147,10 +147,10 @@ where
     }
 }
 
-/// A plain HTTP request over raw TCP; the whole answer.
+/// A plain HTTP request over raw TCP (`Connection: close`); the whole answer.
 async fn http_get(addr: SocketAddr, path: &str) -> String {
     let mut tcp = TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     tcp.write_all(request.as_bytes()).await.unwrap();
     let mut answer = Vec::new();
     tokio::time::timeout(WAIT, tcp.read_to_end(&mut answer))
@@ -648,6 +648,127 @@ async fn routing_handshake_and_http_fallback() {
     plain_serving.await.unwrap().unwrap();
     server.shutdown();
     serving.await.unwrap().unwrap();
+}
+
+/// Reads one HTTP answer with a `Content-Length` body from `tcp`, leaving the
+/// connection open; the head and the body.
+async fn read_answer(tcp: &mut TcpStream, pending: &mut Vec<u8>) -> (String, String) {
+    loop {
+        if let Some(at) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8(pending[..at + 4].to_vec()).unwrap();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .unwrap()
+                .parse()
+                .unwrap();
+            if pending.len() >= at + 4 + len {
+                let body = String::from_utf8(pending[at + 4..at + 4 + len].to_vec()).unwrap();
+                pending.drain(..at + 4 + len);
+                return (head, body);
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(WAIT, tcp.read(&mut chunk))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed before a whole answer");
+        pending.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[tokio::test]
+async fn plain_http_keeps_the_connection_for_the_next_request() {
+    let (tx, mut events) = unbounded_channel();
+    let builder = Server::builder()
+        .route("/ws", move || Probe {
+            tx: tx.clone(),
+            on_connect: |_| {},
+            hook: echo,
+        })
+        .fallback(|request| HttpResponse::text(format!("at {}", request.path())));
+    let (server, addr, serving) = start(builder).await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let mut pending = Vec::new();
+
+    // Two requests one after the other, then two pipelined in one write.
+    for path in ["/a", "/b"] {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let (head, body) = read_answer(&mut tcp, &mut pending).await;
+        assert!(head.contains("Connection: keep-alive\r\n"), "{head}");
+        assert_eq!(body, format!("at {path}"));
+    }
+    tcp.write_all(b"GET /c HTTP/1.1\r\nHost: x\r\n\r\nHEAD /d HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_answer(&mut tcp, &mut pending).await.1, "at /c");
+    // HEAD: the head only (its Content-Length is the GET's).
+    loop {
+        if let Some(at) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+            assert!(String::from_utf8_lossy(&pending[..at]).contains("Content-Length: 5"));
+            pending.drain(..at + 4);
+            break;
+        }
+        let mut chunk = [0u8; 1024];
+        let n = tcp.read(&mut chunk).await.unwrap();
+        assert!(n > 0);
+        pending.extend_from_slice(&chunk[..n]);
+    }
+
+    // Then a WebSocket upgrade on the same connection.
+    let (mut ws, _) = ferrosocket::tokio::client_async(&format!("ws://{addr}/ws"), tcp)
+        .await
+        .unwrap();
+    assert!(matches!(next(&mut events).await, Ev::Connect(_)));
+    ws.send(Message::text("hi")).await.unwrap();
+    assert_eq!(recv(&mut ws).await, Message::text("hi"));
+    ws.close(None).await.unwrap();
+
+    // The connection is closed after: `Connection: close`, HTTP/1.0 without
+    // keep-alive, and a request with a body (bodies are not read).
+    for request in [
+        "GET /e HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /f HTTP/1.0\r\n\r\n",
+        "POST /g HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+    ] {
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(WAIT, tcp.read_to_end(&mut answer))
+            .await
+            .unwrap()
+            .unwrap();
+        let answer = String::from_utf8(answer).unwrap();
+        assert!(
+            answer.contains("Connection: close\r\n"),
+            "{request}: {answer}"
+        );
+    }
+    // HTTP/1.0 asking for keep-alive gets it.
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /h HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .await
+        .unwrap();
+    let (head, _) = read_answer(&mut tcp, &mut Vec::new()).await;
+    assert!(head.contains("Connection: keep-alive"), "{head}");
+
+    // Shutdown ends a kept connection waiting for its next request at once.
+    let started = std::time::Instant::now();
+    server.shutdown();
+    let mut rest = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut rest))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(rest.is_empty());
+    serving.await.unwrap().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 /// A client handler: says hello, keeps what it reads, closes after two items.

@@ -140,7 +140,7 @@ async fn plain_stream_client_and_https_beside_wss() {
         .connect(name, tcp)
         .await
         .unwrap();
-    tls.write_all(b"GET /status HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    tls.write_all(b"GET /status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
     let mut answer = Vec::new();

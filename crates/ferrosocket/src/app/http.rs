@@ -12,6 +12,8 @@ pub struct HttpRequest {
     method: String,
     target: String,
     headers: Headers,
+    /// The minor version: `HTTP/1.0` or `HTTP/1.1`.
+    minor_version: u8,
 }
 
 impl HttpRequest {
@@ -44,10 +46,34 @@ impl HttpRequest {
     pub(crate) fn is_upgrade(&self) -> bool {
         self.headers.contains_token("Upgrade", "websocket")
     }
+
+    /// Whether the client wants the connection kept for another request
+    /// (RFC 9112 section 9.3): HTTP/1.1 unless it says `Connection: close`,
+    /// HTTP/1.0 only with `Connection: keep-alive`.
+    pub(crate) fn wants_keep_alive(&self) -> bool {
+        if self.minor_version >= 1 {
+            !self.headers.contains_token("Connection", "close")
+        } else {
+            self.headers.contains_token("Connection", "keep-alive")
+        }
+    }
+
+    /// Whether a body follows the head (`Content-Length` other than 0, or any
+    /// `Transfer-Encoding`). Bodies are not read, so such a connection is closed
+    /// after the answer.
+    pub(crate) fn has_body(&self) -> bool {
+        self.headers.get("Transfer-Encoding").is_some()
+            || self
+                .headers
+                .get_str("Content-Length")
+                .is_some_and(|n| n.trim() != "0")
+    }
 }
 
 /// A plain HTTP response from the server's fallback. It is sent with
-/// `Content-Length` and `Connection: close`.
+/// `Content-Length`, and `Connection: keep-alive` when the server keeps the
+/// connection for the client's next request (HTTP/1.1 without `Connection:
+/// close`, no request body), else `Connection: close`.
 ///
 /// ```
 /// use ferrosocket::app::HttpResponse;
@@ -130,7 +156,7 @@ impl HttpResponse {
     }
 
     /// The response on the wire (no body for `HEAD`).
-    pub(crate) fn to_bytes(&self, head_only: bool) -> Vec<u8> {
+    pub(crate) fn to_bytes(&self, head_only: bool, keep_alive: bool) -> Vec<u8> {
         let valid = self.headers.iter().all(|(name, value)| {
             !name.is_empty()
                 && name.bytes().all(is_token_byte)
@@ -139,7 +165,7 @@ impl HttpResponse {
         if !valid {
             return Self::new(500)
                 .body("invalid response\n")
-                .to_bytes(head_only);
+                .to_bytes(head_only, keep_alive);
         }
         let mut out = Vec::with_capacity(128 + self.body.len());
         out.extend_from_slice(
@@ -158,8 +184,9 @@ impl HttpResponse {
         }
         out.extend_from_slice(
             format!(
-                "Content-Length: {}\r\nConnection: close\r\n\r\n",
-                self.body.len()
+                "Content-Length: {}\r\nConnection: {}\r\n\r\n",
+                self.body.len(),
+                if keep_alive { "keep-alive" } else { "close" }
             )
             .as_bytes(),
         );
@@ -221,6 +248,7 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<HttpRequest, ()> {
         method: request.method.ok_or(())?.to_owned(),
         target: request.path.ok_or(())?.to_owned(),
         headers,
+        minor_version: request.version.ok_or(())?,
     })
 }
 
@@ -242,11 +270,15 @@ mod tests {
         assert!(request.is_upgrade());
         assert!(parse_head(b"\x01\x02 nonsense\r\n\r\n").is_err());
 
-        let wire = HttpResponse::text("hi").header("X-A", "1").to_bytes(false);
+        let wire = HttpResponse::text("hi")
+            .header("X-A", "1")
+            .to_bytes(false, false);
         let wire = String::from_utf8(wire).unwrap();
         assert!(wire.starts_with("HTTP/1.1 200 OK\r\n"), "{wire}");
         assert!(wire.contains("Content-Length: 2\r\n") && wire.ends_with("\r\n\r\nhi"));
-        let bad = HttpResponse::new(200).header("X", "a\r\nb").to_bytes(true);
+        let bad = HttpResponse::new(200)
+            .header("X", "a\r\nb")
+            .to_bytes(true, false);
         assert!(bad.starts_with(b"HTTP/1.1 500 "));
         assert!(bad.ends_with(b"\r\n\r\n"));
     }

@@ -354,30 +354,65 @@ impl Server {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let inner = &self.inner;
-        let limit = inner.config.handshake_timeout;
-        let head = read_head(&mut socket, inner.max_head);
-        let head = match limit {
-            Some(limit) => tokio::time::timeout(limit, head)
-                .await
-                .unwrap_or(Err(HeadError::Gone)),
-            None => head.await,
-        };
-        let (buf, end) = match head {
-            Ok(head) => head,
-            Err(HeadError::TooLarge) => return answer(socket, HttpResponse::new(431), false).await,
-            Err(HeadError::Gone) => return,
-        };
-        let Ok(request) = parse_head(&buf[..end]) else {
-            return answer(socket, HttpResponse::new(400).body("bad request\n"), false).await;
-        };
-        if !request.is_upgrade() {
+        let mut stop = inner.shutdown.subscribe();
+        // Bytes read past the previous request's head (a pipelined request).
+        let mut pending = BytesMut::new();
+        let mut first = true;
+        let (buf, request) = loop {
+            // The first head within the handshake timeout; a kept connection's
+            // next one within that or KEEP_ALIVE_IDLE, and not past shutdown.
+            let limit = match (first, inner.config.handshake_timeout) {
+                (true, limit) => limit,
+                (false, limit) => Some(limit.unwrap_or(KEEP_ALIVE_IDLE)),
+            };
+            let head = read_head(&mut socket, pending, inner.max_head);
+            let head = async {
+                match limit {
+                    Some(limit) => tokio::time::timeout(limit, head)
+                        .await
+                        .unwrap_or(Err(HeadError::Gone)),
+                    None => head.await,
+                }
+            };
+            let head = if first {
+                head.await
+            } else {
+                tokio::select! {
+                    head = head => head,
+                    _ = stop.wait_for(|stopping| *stopping) => Err(HeadError::Gone),
+                }
+            };
+            first = false;
+            let (mut buf, end) = match head {
+                Ok(head) => head,
+                Err(HeadError::TooLarge) => {
+                    return answer(socket, HttpResponse::new(431), false).await;
+                }
+                Err(HeadError::Gone) => return,
+            };
+            let Ok(request) = parse_head(&buf[..end]) else {
+                let bad = HttpResponse::new(400).body("bad request\n");
+                return answer(socket, bad, false).await;
+            };
+            if request.is_upgrade() {
+                break (buf, request);
+            }
             let response = match &inner.fallback {
                 Some(fallback) => fallback(&request),
                 None => HttpResponse::not_found(),
             };
             let head_only = request.method() == "HEAD";
-            return answer(socket, response, head_only).await;
-        }
+            let keep =
+                request.wants_keep_alive() && !request.has_body() && !self.is_shutting_down();
+            let wire = response.to_bytes(head_only, keep);
+            if !keep {
+                return answer_wire(socket, &wire).await;
+            }
+            if socket.write_all(&wire).await.is_err() {
+                return;
+            }
+            pending = buf.split_off(end);
+        };
         let Some((route, captures)) = inner
             .routes
             .iter()
@@ -524,15 +559,21 @@ enum HeadError {
     Gone,
 }
 
-/// Reads until the end of the request head; returns everything read (the head
+/// Reads until the end of the request head, starting with `buf` (bytes already
+/// read: what followed the previous request); returns everything read (the head
 /// and what followed it) and where the head ends.
 async fn read_head<S: AsyncRead + Unpin>(
     socket: &mut S,
+    mut buf: BytesMut,
     max: usize,
 ) -> Result<(BytesMut, usize), HeadError> {
-    let mut buf = BytesMut::with_capacity(1024);
     let mut searched = 0;
     loop {
+        let window = buf.len().min(max);
+        if let Some(end) = head_end(&buf[..window], searched) {
+            return Ok((buf, end));
+        }
+        searched = window;
         if buf.len() >= max {
             return Err(HeadError::TooLarge);
         }
@@ -541,17 +582,21 @@ async fn read_head<S: AsyncRead + Unpin>(
             Ok(0) | Err(_) => return Err(HeadError::Gone),
             Ok(_) => {}
         }
-        let window = buf.len().min(max);
-        if let Some(end) = head_end(&buf[..window], searched) {
-            return Ok((buf, end));
-        }
-        searched = window;
     }
 }
 
-/// Writes a plain HTTP answer and closes.
-async fn answer<S: AsyncWrite + Unpin>(mut socket: S, response: HttpResponse, head_only: bool) {
-    let _ = socket.write_all(&response.to_bytes(head_only)).await;
+/// How long a kept-alive plain HTTP connection may wait for its next request
+/// when no handshake timeout is configured.
+const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(15);
+
+/// Writes a plain HTTP answer (`Connection: close`) and closes.
+async fn answer<S: AsyncWrite + Unpin>(socket: S, response: HttpResponse, head_only: bool) {
+    answer_wire(socket, &response.to_bytes(head_only, false)).await;
+}
+
+/// Writes `wire` and closes.
+async fn answer_wire<S: AsyncWrite + Unpin>(mut socket: S, wire: &[u8]) {
+    let _ = socket.write_all(wire).await;
     let _ = socket.shutdown().await;
 }
 
