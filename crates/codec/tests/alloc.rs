@@ -10,11 +10,10 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-/// Decoding small masked frames allocates nothing per frame: payloads are split out
-/// of the input buffer (one shared allocation, reference-counted) and unmasked in place.
-#[test]
-fn decoding_does_not_allocate_per_frame() {
-    const FRAMES: usize = 10_000;
+const FRAMES: usize = 10_000;
+
+/// `FRAMES` masked binary frames of 20 bytes.
+fn small_masked_frames() -> BytesMut {
     let mut wire = BytesMut::new();
     for i in 0..FRAMES {
         let header = FrameHeader {
@@ -23,6 +22,14 @@ fn decoding_does_not_allocate_per_frame() {
         };
         encode_frame(header, &[0x5a; 20], &mut wire);
     }
+    wire
+}
+
+/// Decoding small masked frames allocates nothing per frame: payloads are split out
+/// of the input buffer (one shared allocation, reference-counted) and unmasked in place.
+#[test]
+fn decoding_does_not_allocate_per_frame() {
+    let mut wire = small_masked_frames();
     let mut decoder = FrameDecoder::new();
     let mut decoded = 0;
     let region = Region::new(GLOBAL);
@@ -53,15 +60,7 @@ fn decoding_does_not_allocate_per_frame() {
 fn decoding_in_place_does_not_allocate() {
     use bytes::Buf;
 
-    const FRAMES: usize = 10_000;
-    let mut wire = BytesMut::new();
-    for i in 0..FRAMES {
-        let header = FrameHeader {
-            mask: Some((i as u32).to_le_bytes()),
-            ..FrameHeader::new(OpCode::Binary, 0)
-        };
-        encode_frame(header, &[0x5a; 20], &mut wire);
-    }
+    let mut wire = small_masked_frames();
     let mut decoder = FrameDecoder::new();
     let mut decoded = 0;
     let region = Region::new(GLOBAL);

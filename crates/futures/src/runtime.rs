@@ -13,9 +13,23 @@ macro_rules! runtime_functions {
         tcp = $tcp:ty,
         connect = $connect:expr,
         unix = $unix:ty,
-        unix_connect = $unix_connect:expr,
         timer = $timer:expr $(,)?
     ) => {
+        /// The runtime's Unix stream (none where there are no Unix sockets).
+        #[cfg(unix)]
+        type Unix = $unix;
+        #[cfg(not(unix))]
+        type Unix = crate::transport::NoUnix;
+
+        #[cfg(unix)]
+        async fn unix_connect(path: String) -> std::io::Result<Unix> {
+            Unix::connect(path).await
+        }
+        #[cfg(not(unix))]
+        async fn unix_connect(_: String) -> std::io::Result<Unix> {
+            Err(std::io::ErrorKind::Unsupported.into())
+        }
+
         use futures_io::{AsyncRead, AsyncWrite};
 
         use crate::handshake::{accept_inner, client_inner, connect_inner};
@@ -120,7 +134,7 @@ macro_rules! runtime_functions {
 
         #[doc = concat!("The socket under a stream that [`connect`] opened: ", $name, "'s TCP,")]
         /// TLS over it, or its Unix stream.
-        pub type MaybeTlsStream = crate::MaybeTlsStream<$tcp, $unix>;
+        pub type MaybeTlsStream = crate::MaybeTlsStream<$tcp, Unix>;
 
         /// Client: connects to a `ws://`, `wss://` or `ws+unix://` URL with the
         /// default options. See [`connect_with`].
@@ -153,7 +167,7 @@ macro_rules! runtime_functions {
             url: &str,
             options: ClientOptions,
         ) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
-            connect_inner(url, options, TIMER, &Tls::Default, $connect, $unix_connect).await
+            connect_inner(url, options, TIMER, &Tls::Default, $connect, unix_connect).await
         }
 
         /// Client: [`connect_with`] with `config` for `wss://` (a private CA,
@@ -170,7 +184,7 @@ macro_rules! runtime_functions {
             config: std::sync::Arc<crate::rustls::ClientConfig>,
         ) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
             let tls = Tls::Config(config);
-            connect_inner(url, options, TIMER, &tls, $connect, $unix_connect).await
+            connect_inner(url, options, TIMER, &tls, $connect, unix_connect).await
         }
     };
 }
@@ -182,20 +196,6 @@ macro_rules! runtime_functions {
 /// over `smol::net::TcpStream`.
 #[cfg(feature = "smol")]
 pub mod smol {
-    #[cfg(unix)]
-    type Unix = ::smol::net::unix::UnixStream;
-    #[cfg(not(unix))]
-    type Unix = crate::transport::NoUnix;
-
-    #[cfg(unix)]
-    async fn unix_connect(path: String) -> std::io::Result<Unix> {
-        Unix::connect(path).await
-    }
-    #[cfg(not(unix))]
-    async fn unix_connect(_: String) -> std::io::Result<Unix> {
-        Err(std::io::ErrorKind::Unsupported.into())
-    }
-
     runtime_functions! {
         name = "smol",
         tcp = ::smol::net::TcpStream,
@@ -204,8 +204,7 @@ pub mod smol {
             stream.set_nodelay(true)?;
             Ok(stream)
         },
-        unix = Unix,
-        unix_connect = unix_connect,
+        unix = ::smol::net::unix::UnixStream,
         timer = Timer::new(|d| {
             Box::pin(async move {
                 ::smol::Timer::after(d).await;
@@ -225,20 +224,6 @@ pub mod smol {
 /// [`connect`](crate::async_std::connect) over `async_std::net::TcpStream`.
 #[cfg(feature = "async-std")]
 pub mod async_std {
-    #[cfg(unix)]
-    type Unix = ::async_std::os::unix::net::UnixStream;
-    #[cfg(not(unix))]
-    type Unix = crate::transport::NoUnix;
-
-    #[cfg(unix)]
-    async fn unix_connect(path: String) -> std::io::Result<Unix> {
-        Unix::connect(path).await
-    }
-    #[cfg(not(unix))]
-    async fn unix_connect(_: String) -> std::io::Result<Unix> {
-        Err(std::io::ErrorKind::Unsupported.into())
-    }
-
     runtime_functions! {
         name = "async-std",
         tcp = ::async_std::net::TcpStream,
@@ -247,8 +232,7 @@ pub mod async_std {
             stream.set_nodelay(true)?;
             Ok(stream)
         },
-        unix = Unix,
-        unix_connect = unix_connect,
+        unix = ::async_std::os::unix::net::UnixStream,
         timer = Timer::new(|d| Box::pin(::async_std::task::sleep(d))),
     }
 }
