@@ -679,6 +679,103 @@ async fn read_answer(tcp: &mut TcpStream, pending: &mut Vec<u8>) -> (String, Str
 }
 
 #[tokio::test]
+async fn plain_http_request_bodies() {
+    let builder = Server::builder()
+        .max_request_body(1000)
+        .fallback(|request| {
+            HttpResponse::text(format!(
+                "{} {} bytes: {}",
+                request.method(),
+                request.body().len(),
+                String::from_utf8_lossy(&request.body()[..request.body().len().min(20)])
+            ))
+        });
+    let (server, addr, serving) = start(builder).await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let mut pending = Vec::new();
+    // A body in the same write as its head, then one arriving in pieces, then a
+    // body and the next request pipelined behind it.
+    tcp.write_all(b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+        .await
+        .unwrap();
+    assert_eq!(
+        read_answer(&mut tcp, &mut pending).await.1,
+        "POST 5 bytes: hello"
+    );
+    tcp.write_all(b"PUT /b HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhel")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    tcp.write_all(b"lo world").await.unwrap();
+    assert_eq!(
+        read_answer(&mut tcp, &mut pending).await.1,
+        "PUT 11 bytes: hello world"
+    );
+    tcp.write_all(
+        b"POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /d HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        read_answer(&mut tcp, &mut pending).await.1,
+        "POST 3 bytes: abc"
+    );
+    assert_eq!(read_answer(&mut tcp, &mut pending).await.1, "GET 0 bytes: ");
+
+    // Refused before any body byte is read, and the connection closed: over the
+    // limit 413, a bad or conflicting Content-Length 400, chunked 501.
+    for (request, status) in [
+        (
+            "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n",
+            "413",
+        ),
+        (
+            "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+            "400",
+        ),
+        (
+            "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+            "400",
+        ),
+        (
+            "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+            "400",
+        ),
+        (
+            "POST /e HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            "501",
+        ),
+    ] {
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(WAIT, tcp.read_to_end(&mut answer))
+            .await
+            .unwrap()
+            .unwrap();
+        let answer = String::from_utf8(answer).unwrap();
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{request:?}: {answer}"
+        );
+        assert!(answer.contains("Connection: close\r\n"), "{answer}");
+    }
+    // The same Content-Length twice is one length.
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(
+        b"POST /f HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        read_answer(&mut tcp, &mut Vec::new()).await.1,
+        "POST 2 bytes: ok"
+    );
+    server.shutdown();
+    serving.await.unwrap().unwrap();
+}
+
+#[tokio::test]
 async fn plain_http_keeps_the_connection_for_the_next_request() {
     let (tx, mut events) = unbounded_channel();
     let builder = Server::builder()
@@ -726,12 +823,11 @@ async fn plain_http_keeps_the_connection_for_the_next_request() {
     assert_eq!(recv(&mut ws).await, Message::text("hi"));
     ws.close(None).await.unwrap();
 
-    // The connection is closed after: `Connection: close`, HTTP/1.0 without
-    // keep-alive, and a request with a body (bodies are not read).
+    // The connection is closed after `Connection: close` and after HTTP/1.0
+    // without keep-alive.
     for request in [
         "GET /e HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         "GET /f HTTP/1.0\r\n\r\n",
-        "POST /g HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
     ] {
         let mut tcp = TcpStream::connect(addr).await.unwrap();
         tcp.write_all(request.as_bytes()).await.unwrap();

@@ -5,8 +5,10 @@ use bytes::Bytes;
 
 use crate::Headers;
 
-/// A plain HTTP request (its head; a body is not read), as the server's
-/// fallback sees it ([`ServerBuilder::fallback`](super::ServerBuilder::fallback)).
+/// A plain HTTP request, as the server's fallback sees it
+/// ([`ServerBuilder::fallback`](super::ServerBuilder::fallback)): the head and
+/// the body (`Content-Length` bytes, at most
+/// [`max_request_body`](super::ServerBuilder::max_request_body)).
 #[derive(Debug, Clone)]
 pub struct HttpRequest {
     method: String,
@@ -14,6 +16,18 @@ pub struct HttpRequest {
     headers: Headers,
     /// The minor version: `HTTP/1.0` or `HTTP/1.1`.
     minor_version: u8,
+    body: Bytes,
+}
+
+/// What the head says of the body that follows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyLength {
+    /// `Content-Length` (0 without one).
+    Known(usize),
+    /// `Transfer-Encoding`: not supported (501).
+    Chunked,
+    /// A `Content-Length` that is not one number, or several that differ (400).
+    Invalid,
 }
 
 impl HttpRequest {
@@ -58,15 +72,38 @@ impl HttpRequest {
         }
     }
 
-    /// Whether a body follows the head (`Content-Length` other than 0, or any
-    /// `Transfer-Encoding`). Bodies are not read, so such a connection is closed
-    /// after the answer.
-    pub(crate) fn has_body(&self) -> bool {
-        self.headers.get("Transfer-Encoding").is_some()
-            || self
-                .headers
-                .get_str("Content-Length")
-                .is_some_and(|n| n.trim() != "0")
+    /// The body (empty without `Content-Length`).
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    pub(crate) fn set_body(&mut self, body: Bytes) {
+        self.body = body;
+    }
+
+    /// The body's framing (RFC 9112 section 6.3): `Transfer-Encoding` wins, then
+    /// `Content-Length`, which must be a plain number (repeated only with the
+    /// same value).
+    pub(crate) fn body_length(&self) -> BodyLength {
+        if self.headers.get("Transfer-Encoding").is_some() {
+            return BodyLength::Chunked;
+        }
+        let mut length = None;
+        for (name, value) in self.headers.iter() {
+            if !name.eq_ignore_ascii_case("content-length") {
+                continue;
+            }
+            let parsed = std::str::from_utf8(value)
+                .ok()
+                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<usize>().ok());
+            match (parsed, length) {
+                (None, _) => return BodyLength::Invalid,
+                (Some(n), Some(m)) if n != m => return BodyLength::Invalid,
+                (Some(n), _) => length = Some(n),
+            }
+        }
+        BodyLength::Known(length.unwrap_or(0))
     }
 }
 
@@ -214,8 +251,11 @@ fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        411 => "Length Required",
+        413 => "Content Too Large",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        501 => "Not Implemented",
         503 => "Service Unavailable",
         _ => "Unknown",
     }
@@ -249,6 +289,7 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<HttpRequest, ()> {
         target: request.path.ok_or(())?.to_owned(),
         headers,
         minor_version: request.version.ok_or(())?,
+        body: Bytes::new(),
     })
 }
 

@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 
 use crate::{CloseCode, Reject, Request, StreamConfig};
 
-use super::http::{head_end, parse_head};
+use super::http::{BodyLength, head_end, parse_head};
 use super::{
     Context, Handler, Handshake, HandshakeResponse, Heartbeat, HttpRequest, HttpResponse, Manager,
     Pattern,
@@ -41,6 +41,7 @@ pub struct ServerBuilder {
     heartbeat: Option<Heartbeat>,
     manager: Option<Manager>,
     max_head: usize,
+    max_body: usize,
 }
 
 impl fmt::Debug for ServerBuilder {
@@ -137,6 +138,15 @@ impl ServerBuilder {
         self
     }
 
+    /// The largest plain-HTTP request body accepted, in bytes (default 1 MiB;
+    /// larger gets 413 before any of it is read). Bodies come with
+    /// `Content-Length`; `Transfer-Encoding` (chunked) gets 501.
+    #[must_use]
+    pub fn max_request_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
     /// The server.
     pub fn build(self) -> Server {
         let (shutdown, _) = watch::channel(false);
@@ -148,6 +158,7 @@ impl ServerBuilder {
                 heartbeat: self.heartbeat,
                 manager: self.manager.unwrap_or_default(),
                 max_head: self.max_head,
+                max_body: self.max_body,
                 stopping: AtomicBool::new(false),
                 shutdown,
             }),
@@ -165,8 +176,10 @@ impl ServerBuilder {
 ///
 /// Each connection: the request head is read (bounded by
 /// [`max_request_head`](ServerBuilder::max_request_head) and the handshake
-/// timeout); a request that is not a WebSocket upgrade goes to the
-/// [`fallback`](ServerBuilder::fallback); an upgrade goes to the first route
+/// timeout); a request that is not a WebSocket upgrade goes, with its body
+/// (bounded by [`max_request_body`](ServerBuilder::max_request_body)), to the
+/// [`fallback`](ServerBuilder::fallback), and the connection is kept for the
+/// next request unless either side says `Connection: close`; an upgrade goes to the first route
 /// whose pattern matches its path (none: 404), whose handler's
 /// [`on_handshake`](Handler::on_handshake) accepts or refuses it.
 #[derive(Clone)]
@@ -181,6 +194,7 @@ struct Inner {
     heartbeat: Option<Heartbeat>,
     manager: Manager,
     max_head: usize,
+    max_body: usize,
     stopping: AtomicBool,
     shutdown: watch::Sender<bool>,
 }
@@ -210,6 +224,7 @@ impl Server {
             heartbeat: None,
             manager: None,
             max_head: 16 * 1024,
+            max_body: 1 << 20,
         }
     }
 
@@ -390,20 +405,45 @@ impl Server {
                 }
                 Err(HeadError::Gone) => return,
             };
-            let Ok(request) = parse_head(&buf[..end]) else {
+            let Ok(mut request) = parse_head(&buf[..end]) else {
                 let bad = HttpResponse::new(400).body("bad request\n");
                 return answer(socket, bad, false).await;
             };
             if request.is_upgrade() {
                 break (buf, request);
             }
+            pending = buf.split_off(end);
+            // The body, checked against the limit before any of it is read.
+            let body_len = match request.body_length() {
+                BodyLength::Known(len) if len <= inner.max_body => len,
+                BodyLength::Known(_) => {
+                    return answer(socket, HttpResponse::new(413), false).await;
+                }
+                BodyLength::Invalid => {
+                    let bad = HttpResponse::new(400).body("bad Content-Length\n");
+                    return answer(socket, bad, false).await;
+                }
+                BodyLength::Chunked => return answer(socket, HttpResponse::new(501), false).await,
+            };
+            if body_len > 0 {
+                let body = read_body(&mut socket, &mut pending, body_len);
+                let body = match limit {
+                    Some(limit) => tokio::time::timeout(limit, body)
+                        .await
+                        .unwrap_or(Err(HeadError::Gone)),
+                    None => body.await,
+                };
+                match body {
+                    Ok(body) => request.set_body(body),
+                    Err(_) => return,
+                }
+            }
             let response = match &inner.fallback {
                 Some(fallback) => fallback(&request),
                 None => HttpResponse::not_found(),
             };
             let head_only = request.method() == "HEAD";
-            let keep =
-                request.wants_keep_alive() && !request.has_body() && !self.is_shutting_down();
+            let keep = request.wants_keep_alive() && !self.is_shutting_down();
             let wire = response.to_bytes(head_only, keep);
             if !keep {
                 return answer_wire(socket, &wire).await;
@@ -411,7 +451,6 @@ impl Server {
             if socket.write_all(&wire).await.is_err() {
                 return;
             }
-            pending = buf.split_off(end);
         };
         let Some((route, captures)) = inner
             .routes
@@ -583,6 +622,23 @@ async fn read_head<S: AsyncRead + Unpin>(
             Ok(_) => {}
         }
     }
+}
+
+/// Reads a body of `len` bytes, the first of them already in `pending` (which
+/// keeps what follows the body).
+async fn read_body<S: AsyncRead + Unpin>(
+    socket: &mut S,
+    pending: &mut BytesMut,
+    len: usize,
+) -> Result<bytes::Bytes, HeadError> {
+    while pending.len() < len {
+        pending.reserve((len - pending.len()).min(64 * 1024));
+        match socket.read_buf(pending).await {
+            Ok(0) | Err(_) => return Err(HeadError::Gone),
+            Ok(_) => {}
+        }
+    }
+    Ok(pending.split_to(len).freeze())
 }
 
 /// How long a kept-alive plain HTTP connection may wait for its next request
