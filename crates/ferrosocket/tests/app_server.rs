@@ -149,8 +149,17 @@ where
 
 /// A plain HTTP request over raw TCP (`Connection: close`); the whole answer.
 async fn http_get(addr: SocketAddr, path: &str) -> String {
+    http_exchange(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
+    )
+    .await
+}
+
+/// Sends `request` as it is on a new connection; everything the server sends
+/// until it closes.
+async fn http_exchange(addr: SocketAddr, request: &str) -> String {
     let mut tcp = TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     tcp.write_all(request.as_bytes()).await.unwrap();
     let mut answer = Vec::new();
     tokio::time::timeout(WAIT, tcp.read_to_end(&mut answer))
@@ -746,14 +755,7 @@ async fn plain_http_request_bodies() {
             "501",
         ),
     ] {
-        let mut tcp = TcpStream::connect(addr).await.unwrap();
-        tcp.write_all(request.as_bytes()).await.unwrap();
-        let mut answer = Vec::new();
-        tokio::time::timeout(WAIT, tcp.read_to_end(&mut answer))
-            .await
-            .unwrap()
-            .unwrap();
-        let answer = String::from_utf8(answer).unwrap();
+        let answer = http_exchange(addr, request).await;
         assert!(
             answer.starts_with(&format!("HTTP/1.1 {status} ")),
             "{request:?}: {answer}"
@@ -829,14 +831,7 @@ async fn plain_http_keeps_the_connection_for_the_next_request() {
         "GET /e HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         "GET /f HTTP/1.0\r\n\r\n",
     ] {
-        let mut tcp = TcpStream::connect(addr).await.unwrap();
-        tcp.write_all(request.as_bytes()).await.unwrap();
-        let mut answer = Vec::new();
-        tokio::time::timeout(WAIT, tcp.read_to_end(&mut answer))
-            .await
-            .unwrap()
-            .unwrap();
-        let answer = String::from_utf8(answer).unwrap();
+        let answer = http_exchange(addr, request).await;
         assert!(
             answer.contains("Connection: close\r\n"),
             "{request}: {answer}"

@@ -380,15 +380,7 @@ impl Server {
                 (true, limit) => limit,
                 (false, limit) => Some(limit.unwrap_or(KEEP_ALIVE_IDLE)),
             };
-            let head = read_head(&mut socket, pending, inner.max_head);
-            let head = async {
-                match limit {
-                    Some(limit) => tokio::time::timeout(limit, head)
-                        .await
-                        .unwrap_or(Err(HeadError::Gone)),
-                    None => head.await,
-                }
-            };
+            let head = within(limit, read_head(&mut socket, pending, inner.max_head));
             let head = if first {
                 head.await
             } else {
@@ -426,14 +418,7 @@ impl Server {
                 BodyLength::Chunked => return answer(socket, HttpResponse::new(501), false).await,
             };
             if body_len > 0 {
-                let body = read_body(&mut socket, &mut pending, body_len);
-                let body = match limit {
-                    Some(limit) => tokio::time::timeout(limit, body)
-                        .await
-                        .unwrap_or(Err(HeadError::Gone)),
-                    None => body.await,
-                };
-                match body {
+                match within(limit, read_body(&mut socket, &mut pending, body_len)).await {
                     Ok(body) => request.set_body(body),
                     Err(_) => return,
                 }
@@ -621,6 +606,20 @@ async fn read_head<S: AsyncRead + Unpin>(
             Ok(0) | Err(_) => return Err(HeadError::Gone),
             Ok(_) => {}
         }
+    }
+}
+
+/// `read` bounded by `limit` (none: unbounded); running out of time is
+/// [`HeadError::Gone`].
+async fn within<T>(
+    limit: Option<Duration>,
+    read: impl Future<Output = Result<T, HeadError>>,
+) -> Result<T, HeadError> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, read)
+            .await
+            .unwrap_or(Err(HeadError::Gone)),
+        None => read.await,
     }
 }
 
