@@ -7,10 +7,20 @@
 //!    `chromium-browser`, `google-chrome` on `PATH`); when none is found and we run
 //!    as root with apt-get, installs the Debian package `chromium`.
 //! 3. Runs `cargo test --release -p ferrosocket --test interop --test bomb --test
-//!    chat_browser` with
+//!    chat_browser -- --include-ignored` with
 //!    `FERROSOCKET_INTEROP_PYTHONPATH` / `FERROSOCKET_INTEROP_CHROMIUM` set for what
-//!    was found. A peer that cannot be installed is not an error: its tests print
-//!    `SKIPPED: ...` and pass; a failing test fails the run.
+//!    was found; a failing test fails the run.
+//!
+//! The peer tests are `#[ignore]`d, so the plain `cargo test --workspace` of `cargo
+//! xtask ci` (which `.ci/run` runs first, before any peer is installed) lists them as
+//! ignored; `--include-ignored` here is their one real run in CI.
+//!
+//! A peer that cannot be found or installed is an error: this task fails (non-zero
+//! exit) before running the tests, and so does each test whose peer is missing. The
+//! only way around it is explicit and only outside CI: `FERROSOCKET_SKIP_INTEROP=1`
+//! makes this task go on without the peer and its tests print `SKIPPED: ...` and
+//! pass. When `CI` is set (to anything but empty, `0` or `false`) that opt-out is
+//! refused and a missing peer always fails the run.
 //!
 //! The tests are in `crates/ferrosocket/tests/{interop,bomb,chat_browser}.rs`, the Python peer
 //! and the browser page in `interop/`.
@@ -25,21 +35,30 @@ use crate::{Result, root};
 /// The websockets release the tests are pinned to (checked on PyPI: current in 2026).
 const WEBSOCKETS: &str = "17.4";
 const CHROMIUM_NAMES: &[&str] = &["chromium", "chromium-browser", "google-chrome"];
+/// The explicit opt-out (outside CI only) for a missing peer; the tests read it too
+/// (`crates/ferrosocket/tests/common/mod.rs`).
+const SKIP_ENV: &str = "FERROSOCKET_SKIP_INTEROP";
 
 const USAGE: &str = "\
 usage: cargo xtask interop [--no-install] [-- TEST-ARGS...]
 
 Installs the Python websockets package into target/interop/python (pip) and, as
 root, Chromium (apt-get install chromium) when missing, then runs
-  cargo test --release -p ferrosocket --test interop --test bomb --test chat_browser -- --nocapture --test-threads=1
+  cargo test --release -p ferrosocket --test interop --test bomb --test chat_browser -- --include-ignored --nocapture --test-threads=1
 with FERROSOCKET_INTEROP_PYTHONPATH and FERROSOCKET_INTEROP_CHROMIUM set for the
-peers found. Tests whose peer is missing print SKIPPED and pass.
+peers found (the peer tests are #[ignore]d in a plain cargo test).
+
+A peer that cannot be found or installed fails the run, as does each test whose
+peer is missing. To skip them instead, outside CI only, set
+FERROSOCKET_SKIP_INTEROP=1: the run goes on and those tests print SKIPPED and
+pass. With CI set (anything but empty, 0 or false) the opt-out is refused.
 
 options:
   --no-install   use only what is installed already
   -- ARGS        extra arguments for the test binaries (e.g. a test name filter)
 environment: FERROSOCKET_INTEROP_PYTHON (interpreter, default python3),
-FERROSOCKET_INTEROP_CHROMIUM (a Chromium binary to use instead of searching).";
+FERROSOCKET_INTEROP_CHROMIUM (a Chromium binary to use instead of searching),
+FERROSOCKET_SKIP_INTEROP (the opt-out above), CI.";
 
 pub(crate) fn run(args: &[String]) -> Result {
     let mut install = true;
@@ -59,6 +78,8 @@ pub(crate) fn run(args: &[String]) -> Result {
     let root = root();
     let started = Instant::now();
     let mut envs: Vec<(&str, String)> = Vec::new();
+    // Every missing peer, reported together before failing.
+    let mut failures: Vec<String> = Vec::new();
 
     let python = env::var("FERROSOCKET_INTEROP_PYTHON").unwrap_or_else(|_| "python3".into());
     match python_websockets(&root, &python, install) {
@@ -70,14 +91,17 @@ pub(crate) fn run(args: &[String]) -> Result {
             envs.push(("FERROSOCKET_INTEROP_PYTHONPATH", dir.display().to_string()));
             envs.push(("FERROSOCKET_INTEROP_PYTHON", python));
         }
-        Err(why) => eprintln!("interop: no Python websockets ({why}): its tests will be skipped"),
+        Err(why) => failures.extend(missing("Python websockets", &why).err()),
     }
     match chromium(install) {
         Ok(path) => {
             eprintln!("interop: chromium at {}", path.display());
             envs.push(("FERROSOCKET_INTEROP_CHROMIUM", path.display().to_string()));
         }
-        Err(why) => eprintln!("interop: no Chromium ({why}): its test will be skipped"),
+        Err(why) => failures.extend(missing("Chromium", &why).err()),
+    }
+    if !failures.is_empty() {
+        return Err(failures.join("\n"));
     }
     eprintln!(
         "interop: peers ready after {:.1} s",
@@ -96,6 +120,7 @@ pub(crate) fn run(args: &[String]) -> Result {
         "--test",
         "chat_browser",
         "--",
+        "--include-ignored",
         "--nocapture",
         "--test-threads=1",
     ];
@@ -110,6 +135,38 @@ pub(crate) fn run(args: &[String]) -> Result {
         started.elapsed().as_secs_f64()
     );
     result
+}
+
+/// Whether the environment variable `name` is set to something other than empty, `0`
+/// or `false` (as `CI=true` is). The tests read `CI` and [`SKIP_ENV`] the same way.
+fn flag(name: &str) -> bool {
+    env::var(name).is_ok_and(|value| {
+        let value = value.trim();
+        !value.is_empty() && value != "0" && !value.eq_ignore_ascii_case("false")
+    })
+}
+
+/// A peer could not be found or installed: an error, unless [`SKIP_ENV`] asks to go
+/// on without it outside CI (its tests then skip, reading the same variables).
+fn missing(peer: &str, why: &str) -> Result {
+    if flag("CI") {
+        let refused = if flag(SKIP_ENV) {
+            format!(" ({SKIP_ENV} is refused when CI is set)")
+        } else {
+            String::new()
+        };
+        return Err(format!(
+            "interop: no {peer} ({why}); CI is set, so this fails the run{refused}"
+        ));
+    }
+    if flag(SKIP_ENV) {
+        eprintln!("interop: no {peer} ({why}): {SKIP_ENV} is set, its tests will be skipped");
+        return Ok(());
+    }
+    Err(format!(
+        "interop: no {peer} ({why}); install it, or set {SKIP_ENV}=1 to skip its tests \
+         explicitly (outside CI only)"
+    ))
 }
 
 /// Whether `program args` runs and exits 0 (its output discarded).

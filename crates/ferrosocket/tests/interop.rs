@@ -12,7 +12,18 @@
 //!   (`FERROSOCKET_INTEROP_PYTHON` names the interpreter, default `python3`);
 //! * `FERROSOCKET_INTEROP_CHROMIUM`: the Chromium binary.
 //!
-//! A test whose peer is missing prints `SKIPPED: ...` and passes.
+//! Running them: these tests are `#[ignore]`d, so a plain `cargo test --workspace`
+//! (which `cargo xtask ci` runs, before the peers are installed) lists them as
+//! ignored instead of failing or passing without a peer. `cargo xtask interop`
+//! installs the peers and runs them with `--include-ignored`: that is the one run
+//! with peers in CI (`.ci/run`). By hand: `cargo test -p ferrosocket --test interop
+//! -- --include-ignored` with the variables above set.
+//!
+//! A missing peer fails the test, with what is missing and how to install it
+//! (`common::require_peer`). Only outside CI can it be skipped, and only explicitly:
+//! with `FERROSOCKET_SKIP_INTEROP=1` such a test prints `SKIPPED: ...` and passes.
+//! When `CI` is set (to anything but empty, `0` or `false`) that opt-out is refused
+//! and a missing peer always fails.
 
 mod common;
 
@@ -325,9 +336,8 @@ fn report_field(line: &str, key: &str) -> Option<String> {
 /// `python_compression`: what the Python client offers; `ours`: whether our server
 /// accepts deflate. Deflate is agreed when both want it.
 fn python_client(python_compression: bool, ours: bool) {
-    let python = match python() {
-        Ok(p) => p,
-        Err(why) => return println!("SKIPPED: Python websockets client: {why}"),
+    let Some(python) = common::require_peer("Python websockets (client)", python()) else {
+        return;
     };
     let expect = python_compression && ours;
     let rt = runtime();
@@ -386,16 +396,19 @@ fn python_client(python_compression: bool, ours: bool) {
 }
 
 #[test]
+#[ignore = "needs Python websockets: `cargo xtask interop` runs it"]
 fn python_client_deflate() {
     python_client(true, true);
 }
 
 #[test]
+#[ignore = "needs Python websockets: `cargo xtask interop` runs it"]
 fn python_client_no_compression() {
     python_client(false, true);
 }
 
 #[test]
+#[ignore = "needs Python websockets: `cargo xtask interop` runs it"]
 fn python_client_deflate_server_off() {
     python_client(true, false);
 }
@@ -406,9 +419,8 @@ fn python_client_deflate_server_off() {
 /// `python_compression`: whether the Python server accepts deflate; `ours`: whether
 /// our client offers it.
 fn python_server(python_compression: bool, ours: bool) {
-    let python = match python() {
-        Ok(p) => p,
-        Err(why) => return println!("SKIPPED: Python websockets server: {why}"),
+    let Some(python) = common::require_peer("Python websockets (server)", python()) else {
+        return;
     };
     let expect = python_compression && ours;
     let mut peer = python_peer(
@@ -487,16 +499,19 @@ fn python_server(python_compression: bool, ours: bool) {
 }
 
 #[test]
+#[ignore = "needs Python websockets: `cargo xtask interop` runs it"]
 fn python_server_deflate() {
     python_server(true, true);
 }
 
 #[test]
+#[ignore = "needs Python websockets: `cargo xtask interop` runs it"]
 fn python_server_no_compression() {
     python_server(false, true);
 }
 
 #[test]
+#[ignore = "needs Python websockets: `cargo xtask interop` runs it"]
 fn python_server_deflate_client_off() {
     python_server(true, false);
 }
@@ -540,13 +555,15 @@ async fn page_server(listener: TcpListener) {
 }
 
 #[test]
+#[ignore = "needs Chromium: `cargo xtask interop` runs it"]
 fn chromium() {
-    let Some(chromium) = std::env::var_os("FERROSOCKET_INTEROP_CHROMIUM") else {
-        return println!(
-            "SKIPPED: headless Chromium: FERROSOCKET_INTEROP_CHROMIUM is not set (run `cargo \
-             xtask interop`, which installs the Debian package chromium when run as root, or \
-             set it to a Chromium binary)"
-        );
+    let chromium = std::env::var_os("FERROSOCKET_INTEROP_CHROMIUM").ok_or_else(|| {
+        "FERROSOCKET_INTEROP_CHROMIUM is not set (run `cargo xtask interop`, which installs \
+         the Debian package chromium when run as root, or set it to a Chromium binary)"
+            .to_owned()
+    });
+    let Some(chromium) = common::require_peer("headless Chromium", chromium) else {
+        return;
     };
     let rt = runtime();
     let (on_port, on) = rt.block_on(echo_server(true));
