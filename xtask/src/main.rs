@@ -122,18 +122,16 @@ fn ci() -> Result {
         &["test", "--workspace", "--all-features", "--locked"],
         &[],
     )?;
-    // Users can pick only the codec, without std.
-    run(
-        "cargo",
-        &[
-            "build",
-            "-p",
-            "ferrosocket-codec",
-            "--no-default-features",
-            "--locked",
-        ],
-        &[],
-    )?;
+    // Users can pick only the codec, or the sans-IO core, without std.
+    for krate in ["ferrosocket-codec", "ferrosocket-proto"] {
+        run(
+            "cargo",
+            &["build", "-p", krate, "--no-default-features", "--locked"],
+            &[],
+        )?;
+    }
+    // The sans-IO core stays free of I/O, TLS and runtimes.
+    proto_is_sans_io()?;
     // The fuzz targets must keep compiling (their own workspace, stable toolchain).
     run(
         "cargo",
@@ -149,6 +147,46 @@ fn ci() -> Result {
         &[],
     )?;
     Ok(())
+}
+
+/// Fails when `ferrosocket-proto`'s normal dependencies (all features) include a
+/// runtime, a TLS stack or a futures crate: those belong to the engine.
+fn proto_is_sans_io() -> Result {
+    let out = Command::new("cargo")
+        .args([
+            "tree",
+            "-p",
+            "ferrosocket-proto",
+            "-e",
+            "normal",
+            "--all-features",
+            "--prefix",
+            "none",
+            "--locked",
+        ])
+        .output()
+        .map_err(|e| format!("cargo tree: {e}"))?;
+    if !out.status.success() {
+        return Err("`cargo tree -p ferrosocket-proto` failed".into());
+    }
+    let tree = String::from_utf8_lossy(&out.stdout);
+    let forbidden = [
+        "rustls", "ring", "webpki", "tokio", "futures", "async-", "smol", "mio",
+    ];
+    let found: Vec<&str> = tree
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| forbidden.iter().any(|f| name.starts_with(f)))
+        .collect();
+    if found.is_empty() {
+        println!("ferrosocket-proto is sans-IO: no runtime, TLS or futures dependency");
+        Ok(())
+    } else {
+        Err(format!(
+            "ferrosocket-proto depends on {}: move that to the engine (ferrosocket-io)",
+            found.join(", ")
+        ))
+    }
 }
 
 fn has_nightly() -> bool {

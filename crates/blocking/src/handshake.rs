@@ -3,11 +3,11 @@
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Instant;
 
-use ferrosocket_proto::handshake::{Accept, Request, Scheme, Url};
-use ferrosocket_proto::stream::{
+use ferrosocket_io::{
     ClientHandshake, ClientOptions, Decision, Error, HandshakeIo, Response, ServerHandshake,
     StreamConfig, StreamCore, parse_url,
 };
+use ferrosocket_proto::handshake::{Accept, Request, Scheme, Url};
 
 use crate::stream::{Dir, SavedTimeouts, read_spare, with_deadline, write_deadline};
 use crate::{MaybeTlsStream, Transport, WebSocketStream};
@@ -280,7 +280,7 @@ fn wss(
     deadline: Option<Instant>,
     config: TlsConfig,
 ) -> Result<MaybeTlsStream, Error> {
-    use ferrosocket_proto::stream::tls;
+    use ferrosocket_io::tls;
 
     let config = config.unwrap_or_else(tls::default_client_config);
     let name = tls::server_name(parsed)?;

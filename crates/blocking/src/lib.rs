@@ -71,15 +71,13 @@ pub use stream::WebSocketStream;
 pub use transport::{MaybeTlsStream, NoTimeouts, Transport};
 
 #[cfg(feature = "tls")]
-pub use ferrosocket_proto::stream::tls::{client_config, rustls};
+pub use ferrosocket_io::tls::{client_config, rustls};
 
+pub use ferrosocket_io::{ClientOptions, Decision, Error, Message, Response, StreamConfig};
 pub use ferrosocket_proto as proto;
 #[cfg(feature = "deflate")]
 pub use ferrosocket_proto::deflate::DeflateConfig;
 pub use ferrosocket_proto::handshake::{Accept, Headers, Reject, Request};
-pub use ferrosocket_proto::stream::{
-    ClientOptions, Decision, Error, Message, Response, StreamConfig,
-};
 pub use ferrosocket_proto::{
     CloseCode, CloseFrame, Config, LocalError, OpCode, ProtocolError, Role, State, Utf8Bytes,
 };

@@ -4,11 +4,11 @@ use std::io::{self, ErrorKind};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use ferrosocket_proto::handshake::Request;
-use ferrosocket_proto::stream::{
+use ferrosocket_io::{
     ClientHandshake, Error, HandshakeIo, Message, ServerHandshake, StreamConfig, StreamCore,
     read_into_spare,
 };
+use ferrosocket_proto::handshake::Request;
 use ferrosocket_proto::{CloseFrame, Connection, OpCode, Role, State};
 
 use crate::{Response, Transport};

@@ -61,11 +61,11 @@
 #[cfg(feature = "app")]
 pub mod app;
 
+pub use ferrosocket_io::{ClientOptions, Decision, Error, Message, Response, StreamConfig};
 pub use ferrosocket_proto as proto;
 #[cfg(feature = "deflate")]
 pub use ferrosocket_proto::deflate::DeflateConfig;
 pub use ferrosocket_proto::handshake::{Accept, Headers, Reject, Request};
-pub use ferrosocket_proto::stream::{Error, Message, StreamConfig};
 pub use ferrosocket_proto::{
     CloseCode, CloseFrame, Config, LocalError, OpCode, ProtocolError, Role, State, Utf8Bytes,
 };

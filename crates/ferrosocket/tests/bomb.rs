@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use ferrosocket::proto::stream::ClientOptions;
+use ferrosocket::ClientOptions;
 use ferrosocket::tokio::{accept_with_config, client_async_with};
 use ferrosocket::{
     Accept, CloseCode, Config, DeflateConfig, Error, Message, OpCode, Request, StreamConfig,

@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use ferrosocket::proto::stream::ClientOptions;
+use ferrosocket::ClientOptions;
 use ferrosocket::tokio::{accept_with_config, connect_with};
 use ferrosocket::{Accept, Message, Request, StreamConfig};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};

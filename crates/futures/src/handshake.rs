@@ -1,15 +1,13 @@
 //! The opening handshake over a futures-io socket: [`accept`], [`accept_with`],
 //! [`client_async`], and the runtime modules' `connect`; the drive loops are
-//! [`ferrosocket_proto::stream::poll`]'s.
+//! [`ferrosocket_io::poll`]'s.
 
 use std::future::{Future, poll_fn};
 use std::io;
 
+use ferrosocket_io::poll::{self, PollIo, timeout};
+use ferrosocket_io::{ClientOptions, Decision, Error, Response, StreamConfig, parse_url};
 use ferrosocket_proto::handshake::{Accept, Request};
-use ferrosocket_proto::stream::poll::{self, PollIo, timeout};
-use ferrosocket_proto::stream::{
-    ClientOptions, Decision, Error, Response, StreamConfig, parse_url,
-};
 use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::io::FuturesIo;

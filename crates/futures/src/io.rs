@@ -5,8 +5,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::BytesMut;
-use ferrosocket_proto::stream::poll::PollIo;
-use ferrosocket_proto::stream::read_into_spare;
+use ferrosocket_io::poll::PollIo;
+use ferrosocket_io::read_into_spare;
 use futures_io::{AsyncRead, AsyncWrite};
 
 /// A futures-io socket, as the driver polls it.
@@ -18,7 +18,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PollIo for FuturesIo<S> {
     /// ([`StreamConfig::read_chunk`], 8 KiB by default) bytes are zeroed per poll,
     /// never the whole (possibly large) buffer.
     ///
-    /// [`StreamConfig::read_chunk`]: ferrosocket_proto::stream::StreamConfig::read_chunk
+    /// [`StreamConfig::read_chunk`]: ferrosocket_io::StreamConfig::read_chunk
     fn poll_read_into(
         &mut self,
         cx: &mut Context<'_>,

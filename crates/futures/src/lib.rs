@@ -6,7 +6,7 @@
 //! The API is `ferrosocket-tokio`'s, name for name: switching runtimes is changing
 //! an import (`ferrosocket_tokio::connect` → `ferrosocket_futures::smol::connect`).
 //! This crate is thin glue: the protocol lives in [`ferrosocket_proto`]
-//! ([`StreamCore`](ferrosocket_proto::stream::StreamCore) and
+//! ([`StreamCore`](ferrosocket_io::StreamCore) and
 //! [`WsConnection`](ferrosocket_proto::WsConnection)); here are only sockets, wakers
 //! and the timer.
 //!
@@ -118,17 +118,15 @@ pub use timer::{BoxedSleep, Timer};
 pub use transport::MaybeTlsStream;
 
 #[cfg(feature = "tls")]
-pub use ferrosocket_proto::stream::tls::{client_config, rustls};
+pub use ferrosocket_io::tls::{client_config, rustls};
 #[cfg(feature = "tls")]
 pub use futures_rustls;
 
+pub use ferrosocket_io::{ClientOptions, Decision, Error, Message, Response, StreamConfig};
 pub use ferrosocket_proto as proto;
 #[cfg(feature = "deflate")]
 pub use ferrosocket_proto::deflate::DeflateConfig;
 pub use ferrosocket_proto::handshake::{Accept, Headers, Reject, Request};
-pub use ferrosocket_proto::stream::{
-    ClientOptions, Decision, Error, Message, Response, StreamConfig,
-};
 pub use ferrosocket_proto::{
     CloseCode, CloseFrame, Config, LocalError, OpCode, ProtocolError, Role, State, Utf8Bytes,
 };

@@ -1,13 +1,13 @@
 //! [`WebSocketStream`] and its halves [`ReadHalf`] / [`WriteHalf`]: messages over
 //! any `AsyncRead + AsyncWrite`, the shared driver of
-//! [`ferrosocket_proto::stream::poll`] over [`FuturesIo`].
+//! [`ferrosocket_io::poll`] over [`FuturesIo`].
 
 use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::Timer;
 use crate::io::FuturesIo;
 
-ferrosocket_proto::__poll_adapter_types! {
+ferrosocket_io::__poll_adapter_types! {
     io = FuturesIo,
     timer = Timer,
     raw_timer = None,

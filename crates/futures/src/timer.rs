@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use ferrosocket_proto::stream::poll::CloseTimer;
+use ferrosocket_io::poll::CloseTimer;
 
 /// A boxed sleep future, as a [`Timer`] makes them.
 pub type BoxedSleep = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -14,7 +14,7 @@ pub type BoxedSleep = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// A runtime's timer: how to sleep for a while.
 ///
 /// Runtime-neutral code cannot sleep, so the timeouts of
-/// [`StreamConfig`](ferrosocket_proto::stream::StreamConfig) need one. The runtime
+/// [`StreamConfig`](ferrosocket_io::StreamConfig) need one. The runtime
 /// modules ([`smol`](crate::smol), [`async_std`](crate::async_std)) install theirs;
 /// the runtime-neutral functions at the crate root have none (the handshake and
 /// close are then unbounded) unless given one with

@@ -6,8 +6,8 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use ferrosocket_io::Error;
 use ferrosocket_proto::handshake::{Scheme, Url};
-use ferrosocket_proto::stream::Error;
 use futures_io::{AsyncRead, AsyncWrite};
 
 /// The socket under a [`WebSocketStream`](crate::WebSocketStream) that a runtime's
@@ -135,7 +135,7 @@ where
         Scheme::Wss => {
             #[cfg(feature = "tls")]
             {
-                use ferrosocket_proto::stream::tls;
+                use ferrosocket_io::tls;
 
                 let _ = text;
                 let config = match tls {

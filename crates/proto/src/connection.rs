@@ -780,8 +780,22 @@ impl Connection {
         !self.out.is_empty()
     }
 
+    /// Bytes the output buffer holds allocated (written or not).
+    #[must_use]
+    pub fn output_capacity(&self) -> usize {
+        self.out.capacity()
+    }
+
     pub(crate) fn output_buf(&mut self) -> &mut BytesMut {
         &mut self.out
+    }
+
+    /// Frees the output buffer's allocation when nothing waits to be written (for a
+    /// driver whose connection went idle); does nothing otherwise.
+    pub fn release_output(&mut self) {
+        if self.out.is_empty() {
+            self.out = BytesMut::new();
+        }
     }
 
     // ---------------------------------------------------------------- sends

@@ -2,9 +2,9 @@
 //! `ferrosocket-deflate` (negotiation and codec, which knows nothing of frames or
 //! headers) and a [`Connection`](crate::Connection).
 //!
-//! The adapters negotiate it by themselves from
-//! [`StreamConfig::compression`](crate::stream::StreamConfig::compression). Drivers
-//! of a [`WsConnection`](crate::WsConnection) use the three functions here:
+//! The engine (`ferrosocket-io`) negotiates it by itself from its
+//! `StreamConfig::compression`. Drivers of a [`WsConnection`](crate::WsConnection)
+//! use the three functions here:
 //!
 //! ```
 //! use ferrosocket_proto::deflate::{self, DeflateConfig};
@@ -39,8 +39,9 @@ use bytes::BytesMut;
 use ferrosocket_codec::{CloseCode, OpCode};
 pub use ferrosocket_deflate::{
     Agreed, ConfigError, DeflateConfig, DeflateError, NegotiationError, PerMessageDeflate,
+    is_permessage_deflate,
 };
-use ferrosocket_deflate::{Role as DeflateRole, borrow_params, is_permessage_deflate};
+use ferrosocket_deflate::{Role as DeflateRole, borrow_params};
 use ferrosocket_handshake::ExtensionOffer;
 
 use crate::Role;

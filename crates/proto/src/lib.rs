@@ -86,8 +86,6 @@ mod error;
 mod event;
 mod extension;
 mod random;
-#[cfg(feature = "std")]
-pub mod stream;
 mod ws;
 
 pub use config::{Config, Delivery, Role};

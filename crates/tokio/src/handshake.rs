@@ -1,12 +1,10 @@
 //! The opening handshake over a tokio socket: [`accept`], [`accept_with`],
 //! [`connect`], [`client_async`]; the drive loops are
-//! [`ferrosocket_proto::stream::poll`]'s.
+//! [`ferrosocket_io::poll`]'s.
 
+use ferrosocket_io::poll::{self, timeout};
+use ferrosocket_io::{ClientOptions, Decision, Error, Response, StreamConfig, parse_url};
 use ferrosocket_proto::handshake::{Accept, Request};
-use ferrosocket_proto::stream::poll::{self, timeout};
-use ferrosocket_proto::stream::{
-    ClientOptions, Decision, Error, Response, StreamConfig, parse_url,
-};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::WebSocketStream;

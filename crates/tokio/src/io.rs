@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use ferrosocket_proto::stream::poll::{CloseTimer, PollIo};
+use ferrosocket_io::poll::{CloseTimer, PollIo};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 /// A tokio socket, as the driver polls it.

@@ -3,7 +3,7 @@
 //! [`accept_with`]) and the client's ([`connect`], [`client_async`]).
 //!
 //! This crate is thin glue: the protocol lives in
-//! [`ferrosocket_proto`] ([`StreamCore`](ferrosocket_proto::stream::StreamCore) and
+//! [`ferrosocket_proto`] ([`StreamCore`](ferrosocket_io::StreamCore) and
 //! [`WsConnection`](ferrosocket_proto::WsConnection)); here are only sockets, wakers
 //! and timers.
 //!
@@ -118,7 +118,7 @@ mod stream;
 mod transport;
 
 #[cfg(feature = "tls")]
-pub use ferrosocket_proto::stream::tls::client_config;
+pub use ferrosocket_io::tls::client_config;
 #[cfg(feature = "tls")]
 pub use handshake::connect_tls_with;
 pub use handshake::{
@@ -129,13 +129,11 @@ pub use stream::{ReadHalf, ReuniteError, WebSocketStream, WriteHalf};
 pub use tokio_rustls::{self, rustls};
 pub use transport::MaybeTlsStream;
 
+pub use ferrosocket_io::{ClientOptions, Decision, Error, Message, Response, StreamConfig};
 pub use ferrosocket_proto as proto;
 #[cfg(feature = "deflate")]
 pub use ferrosocket_proto::deflate::DeflateConfig;
 pub use ferrosocket_proto::handshake::{Accept, Headers, Reject, Request};
-pub use ferrosocket_proto::stream::{
-    ClientOptions, Decision, Error, Message, Response, StreamConfig,
-};
 pub use ferrosocket_proto::{
     CloseCode, CloseFrame, Config, LocalError, OpCode, ProtocolError, Role, State, Utf8Bytes,
 };

@@ -1,12 +1,12 @@
 //! [`WebSocketStream`] and its halves [`ReadHalf`] / [`WriteHalf`]: messages over
 //! any `AsyncRead + AsyncWrite`, the shared driver of
-//! [`ferrosocket_proto::stream::poll`] over [`TokioIo`].
+//! [`ferrosocket_io::poll`] over [`TokioIo`].
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::io::{TokioIo, TokioTimer};
 
-ferrosocket_proto::__poll_adapter_types! {
+ferrosocket_io::__poll_adapter_types! {
     io = TokioIo,
     timer = TokioTimer,
     raw_timer = Some(TokioTimer),

@@ -5,8 +5,8 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use ferrosocket_io::Error;
 use ferrosocket_proto::handshake::{Scheme, Url};
-use ferrosocket_proto::stream::Error;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 #[cfg(unix)]
@@ -148,7 +148,7 @@ async fn unix(text: &str, _: &Url) -> Result<MaybeTlsStream, Error> {
 
 #[cfg(feature = "tls")]
 async fn wss(_: &str, url: &Url, tls: &Tls) -> Result<MaybeTlsStream, Error> {
-    use ferrosocket_proto::stream::tls;
+    use ferrosocket_io::tls;
 
     let config = match tls {
         Tls::Default => tls::default_client_config(),

@@ -114,7 +114,7 @@ impl Client {
         };
         #[cfg(not(feature = "tls"))]
         let (ws, response) = crate::tokio::connect_with(url, options).await?;
-        let path = crate::proto::stream::parse_url(url)
+        let path = ferrosocket_io::parse_url(url)
             .map(|u| u.target().split('?').next().unwrap_or("/").to_owned())
             .unwrap_or_default();
         let manager = self.manager.clone().unwrap_or_default();

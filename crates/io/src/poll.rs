@@ -16,14 +16,14 @@ use core::time::Duration;
 use std::io;
 
 use bytes::BytesMut;
-use ferrosocket_handshake::{Limits, Request, Url};
+use ferrosocket_proto::handshake::{Limits, Request, Url};
 
 use super::handshake::HandshakeIo;
 use super::{
     ClientHandshake, ClientOptions, Decision, Error, Message, Response, ServerHandshake,
     StreamConfig, StreamCore,
 };
-use crate::{CloseFrame, Connection, OpCode, Role, State};
+use ferrosocket_proto::{CloseFrame, Connection, OpCode, Role, State};
 
 mod split;
 

@@ -13,7 +13,7 @@ use alloc::sync::Arc;
 use alloc::vec;
 use std::sync::OnceLock;
 
-use ferrosocket_handshake::Url;
+use ferrosocket_proto::handshake::Url;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, RootCertStore};
 
@@ -27,7 +27,7 @@ pub use rustls;
 /// `connect_tls_with`.
 ///
 /// ```
-/// use ferrosocket_proto::stream::tls::{client_config, rustls::RootCertStore};
+/// use ferrosocket_io::tls::{client_config, rustls::RootCertStore};
 ///
 /// let config = client_config(RootCertStore::empty());
 /// assert_eq!(config.alpn_protocols, [b"http/1.1".to_vec()]);

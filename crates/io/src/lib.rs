@@ -1,19 +1,42 @@
-//! What every runtime adapter shares: whole [`Message`]s, the [`StreamConfig`], the
-//! adapters' [`Error`], and [`StreamCore`], the runtime-neutral half of a message
+//! The engine of ferrosocket: what every runtime binding shares, above the sans-IO
+//! [`ferrosocket_proto`] core. Whole [`Message`]s, the [`StreamConfig`], the
+//! bindings' [`Error`], and [`StreamCore`], the runtime-neutral half of a message
 //! stream.
 //!
-//! An adapter (tokio, futures-io, blocking std::io) owns the socket and the timers and
+//! A binding (tokio, futures-io, blocking std::io) owns the socket and the timers and
 //! does only I/O: it reads into [`StreamCore::read_buf`] when
 //! [`StreamCore::next_message`] needs data, and writes [`StreamCore::output`] out.
 //! Everything else (events to messages, close handling, the write-buffer limit, buffer
 //! sizing and release) lives here once, so protocol code written against these types
 //! runs unchanged on any runtime.
 //!
-//! Also shared: the opening handshake without I/O ([`ServerHandshake`],
-//! [`ClientHandshake`], [`ClientOptions`], [`Decision`], [`Response`]) and, for the
-//! poll-based adapters (tokio, futures-io), the whole connection driver in
-//! [`poll`], generic over [`PollIo`](poll::PollIo) and a
-//! [`CloseTimer`](poll::CloseTimer).
+//! Also shared: the opening handshake over any byte transport ([`ServerHandshake`],
+//! [`ClientHandshake`], [`ClientOptions`], [`Decision`], [`Response`]), the rustls
+//! client configuration (`tls`, feature `tls`) and, for the poll-based bindings
+//! (tokio, futures-io), the whole connection driver in [`poll`], generic over
+//! [`PollIo`](poll::PollIo) and a [`CloseTimer`](poll::CloseTimer).
+//!
+//! # Example
+//!
+//! A server's half of a stream, fed by hand (a binding does this from its socket):
+//!
+//! ```
+//! use ferrosocket_io::{Message, StreamConfig, StreamCore};
+//! use ferrosocket_io::proto::{Config, Connection, Role};
+//!
+//! let mut core = StreamCore::new(Connection::new(Role::Server, Config::default()), StreamConfig::default());
+//! // A masked text frame "hi" (mask key 0), as a client sends it.
+//! core.read_buf().extend_from_slice(b"\x81\x82\0\0\0\0hi");
+//! assert_eq!(core.next_message().unwrap().unwrap(), Message::text("hi"));
+//! core.send(Message::text("hi back")).unwrap();
+//! assert_eq!(core.output(), b"\x81\x07hi back");
+//! ```
+#![forbid(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+
+extern crate alloc;
+
+pub use ferrosocket_proto as proto;
 
 use alloc::string::String;
 use core::fmt;
@@ -21,12 +44,12 @@ use core::task::Poll;
 use core::time::Duration;
 
 use bytes::{Buf as _, Bytes, BytesMut};
-use ferrosocket_codec::{CloseCode, CloseFrame, OpCode};
-use ferrosocket_handshake::HandshakeError;
+use ferrosocket_proto::handshake::HandshakeError;
+use ferrosocket_proto::{CloseCode, CloseFrame, OpCode};
 use std::collections::VecDeque;
 use std::io::IoSlice;
 
-use crate::{
+use ferrosocket_proto::{
     Config, Connection, Delivery, Event, LocalError, ProtocolError, State, Utf8Bytes, WsError,
 };
 
@@ -141,10 +164,10 @@ pub struct StreamConfig {
     pub read_buffer_retain: usize,
     /// permessage-deflate (RFC 7692): a client offers it, a server accepts the
     /// first offer it can honour; `None` turns it off. Default: on with
-    /// [`DeflateConfig::default`](crate::deflate::DeflateConfig), so it is used
+    /// [`DeflateConfig::default`](ferrosocket_proto::deflate::DeflateConfig), so it is used
     /// wherever the peer wants it too (browsers always offer it).
     #[cfg(feature = "deflate")]
-    pub compression: Option<crate::deflate::DeflateConfig>,
+    pub compression: Option<ferrosocket_proto::deflate::DeflateConfig>,
 }
 
 impl Default for StreamConfig {
@@ -158,7 +181,7 @@ impl Default for StreamConfig {
             handshake_timeout: Some(Duration::from_secs(10)),
             close_timeout: Some(Duration::from_secs(5)),
             #[cfg(feature = "deflate")]
-            compression: Some(crate::deflate::DeflateConfig::new()),
+            compression: Some(ferrosocket_proto::deflate::DeflateConfig::new()),
         }
     }
 }
@@ -195,7 +218,10 @@ impl StreamConfig {
 
     /// Sets [`compression`](Self::compression).
     #[cfg(feature = "deflate")]
-    pub fn compression(mut self, compression: Option<crate::deflate::DeflateConfig>) -> Self {
+    pub fn compression(
+        mut self,
+        compression: Option<ferrosocket_proto::deflate::DeflateConfig>,
+    ) -> Self {
         self.compression = compression;
         self
     }
@@ -277,14 +303,16 @@ pub fn read_into_spare<R: ReadOutcome>(
 /// (vectored write) instead of being copied behind their header.
 const ZERO_COPY_MIN: usize = 8 * 1024;
 
-/// Frees `buf`'s allocation if it holds no bytes, unless it is a `BytesMut` of
-/// capacity 0 still sharing an `allocation` of at most `retain` bytes (whose bytes
-/// were all split off or consumed): the next use takes that memory back.
-fn release_unless_retained(buf: &mut BytesMut, allocation: &mut usize, retain: usize) {
-    if buf.is_empty() && (buf.capacity() > 0 || *allocation > retain) {
-        *buf = BytesMut::new();
+/// Whether to free a buffer's allocation: it holds no bytes, unless it is a
+/// `BytesMut` of capacity 0 still sharing an `allocation` of at most `retain` bytes
+/// (whose bytes were all split off or consumed): the next use takes that memory
+/// back. Resets `allocation` when it says yes.
+fn should_release(empty: bool, capacity: usize, allocation: &mut usize, retain: usize) -> bool {
+    let release = empty && (capacity > 0 || *allocation > retain);
+    if release {
         *allocation = 0;
     }
+    release
 }
 
 /// The error of a message stream, whatever the runtime.
@@ -314,9 +342,9 @@ pub enum Error {
     Timeout,
     /// Client: the server's answer agreed to an extension in a way we did not
     /// offer (RFC 7692 section 7.1: the client fails the connection; the socket is
-    /// dropped). [`close_code`](crate::deflate::ConfirmError::close_code) is 1010.
+    /// dropped). [`close_code`](ferrosocket_proto::deflate::ConfirmError::close_code) is 1010.
     #[cfg(feature = "deflate")]
-    Extension(crate::deflate::ConfirmError),
+    Extension(ferrosocket_proto::deflate::ConfirmError),
     /// The URL is not one this adapter can connect to.
     InvalidUrl(String),
 }
@@ -384,6 +412,7 @@ impl From<WsError> for Error {
             WsError::Protocol(p) => Self::Protocol(p),
             WsError::Local(l) => Self::Local(l),
             WsError::EofDuringHandshake => Self::Io(std::io::ErrorKind::UnexpectedEof.into()),
+            other => Self::Io(std::io::Error::other(other)),
         }
     }
 }
@@ -720,7 +749,7 @@ impl StreamCore {
             }
         }
         // The allocation behind the output, before consuming advances past it.
-        let capacity = self.conn.output_buf().capacity();
+        let capacity = self.conn.output_capacity();
         self.write_allocation = self.write_allocation.max(capacity);
         self.conn.consume(n);
     }
@@ -740,8 +769,24 @@ impl StreamCore {
     pub fn release_idle_buffers(&mut self) {
         self.conn.release_idle_memory();
         let retain = self.config.read_buffer_retain;
-        release_unless_retained(self.conn.read_buf(), &mut self.read_allocation, retain);
-        release_unless_retained(self.conn.output_buf(), &mut self.write_allocation, retain);
+        let read = self.conn.read_buf();
+        if should_release(
+            read.is_empty(),
+            read.capacity(),
+            &mut self.read_allocation,
+            retain,
+        ) {
+            *read = BytesMut::new();
+        }
+        let output = &self.conn;
+        if should_release(
+            !output.has_output(),
+            output.output_capacity(),
+            &mut self.write_allocation,
+            retain,
+        ) {
+            self.conn.release_output();
+        }
     }
 
     /// Lets the extension free what it can rebuild for the next message
@@ -765,7 +810,7 @@ mod tests {
     use alloc::vec::Vec;
 
     use super::*;
-    use crate::{Role, SeededRandom};
+    use ferrosocket_proto::{Role, SeededRandom};
 
     fn pair() -> (StreamCore, StreamCore) {
         let client = Connection::with_random(Role::Client, Config::default(), SeededRandom::new(1));

@@ -13,11 +13,11 @@ use core::task::{Context, Poll, Waker};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::Wake;
 
-use ferrosocket_handshake::Request;
+use ferrosocket_proto::handshake::Request;
 
 use super::{CloseTimer, Driver, Info, PollIo, PollStream, ReadState, send_fragments};
-use crate::stream::{Error, Message, Response};
-use crate::{CloseFrame, OpCode, State};
+use crate::{Error, Message, Response};
+use ferrosocket_proto::{CloseFrame, OpCode, State};
 
 /// What both halves share.
 struct Shared<IO, T> {

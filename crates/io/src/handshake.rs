@@ -8,10 +8,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use bytes::{Bytes, BytesMut};
-use ferrosocket_handshake::{Accept, ClientRequest, Headers, Key, Reject, Request, Url};
+use ferrosocket_proto::handshake::{Accept, ClientRequest, Headers, Key, Reject, Request, Url};
 
 use super::{Error, StreamConfig};
-use crate::{Connection, Event, LocalError, WsConnection, WsError};
+use ferrosocket_proto::{Connection, Event, LocalError, WsConnection, WsError};
 
 /// The server application's answer to an opening request, from the callback of
 /// `accept_with`.
@@ -63,7 +63,7 @@ pub struct Response {
 /// `connect_with`).
 ///
 /// ```
-/// use ferrosocket_proto::stream::{ClientOptions, StreamConfig};
+/// use ferrosocket_io::{ClientOptions, StreamConfig};
 /// let options = ClientOptions::new()
 ///     .config(StreamConfig::default().write_buffer_limit(64 * 1024))
 ///     .subprotocol("chat.v1")
@@ -128,7 +128,7 @@ impl ClientOptions {
         }
         #[cfg(feature = "deflate")]
         if let Some(deflate) = &self.config.compression {
-            request = request.extension(crate::deflate::client_offer(deflate));
+            request = request.extension(ferrosocket_proto::deflate::client_offer(deflate));
         }
         request
     }
@@ -240,12 +240,12 @@ pub struct ServerHandshake {
 #[derive(Debug)]
 enum Deflate {
     /// Configured (or not): the request has not come yet.
-    Configured(Option<crate::deflate::DeflateConfig>),
+    Configured(Option<ferrosocket_proto::deflate::DeflateConfig>),
     /// The offer accepted: the answer's element and the extension.
     Agreed(
         Box<(
-            ferrosocket_handshake::ExtensionOffer,
-            crate::deflate::Deflate,
+            ferrosocket_proto::handshake::ExtensionOffer,
+            ferrosocket_proto::deflate::Deflate,
         )>,
     ),
     /// Off, or every offer declined.
@@ -277,7 +277,12 @@ impl ServerHandshake {
                     if let Deflate::Configured(config) = &self.deflate {
                         self.deflate = config
                             .as_ref()
-                            .and_then(|c| crate::deflate::server_negotiate(c, request.extensions()))
+                            .and_then(|c| {
+                                ferrosocket_proto::deflate::server_negotiate(
+                                    c,
+                                    request.extensions(),
+                                )
+                            })
                             .map_or(Deflate::Declined, |agreed| {
                                 Deflate::Agreed(Box::new(agreed))
                             });
@@ -327,7 +332,7 @@ impl ServerHandshake {
             let named = accept
                 .agreed_extensions()
                 .iter()
-                .any(|e| ferrosocket_deflate::is_permessage_deflate(&e.name));
+                .any(|e| ferrosocket_proto::deflate::is_permessage_deflate(&e.name));
             if let (false, Deflate::Agreed(agreed)) = (
                 named,
                 core::mem::replace(&mut self.deflate, Deflate::Declined),
@@ -379,7 +384,7 @@ pub struct ClientHandshake {
     rejected: Option<(u16, BytesMut)>,
     /// What permessage-deflate offer went out.
     #[cfg(feature = "deflate")]
-    deflate: Option<crate::deflate::DeflateConfig>,
+    deflate: Option<ferrosocket_proto::deflate::DeflateConfig>,
 }
 
 impl ClientHandshake {
@@ -455,12 +460,12 @@ impl ClientHandshake {
     #[cfg(feature = "deflate")]
     fn install_deflate(
         &mut self,
-        agreed: &[ferrosocket_handshake::ExtensionOffer],
+        agreed: &[ferrosocket_proto::handshake::ExtensionOffer],
     ) -> Result<(), Error> {
         let Some(config) = &self.deflate else {
             return Ok(());
         };
-        match crate::deflate::client_confirm(config, agreed) {
+        match ferrosocket_proto::deflate::client_confirm(config, agreed) {
             Ok(Some(ext)) => {
                 self.ws().set_extension(ext);
                 Ok(())

@@ -6,7 +6,7 @@
 /// Defines `WebSocketStream<S>`, `ReadHalf<S>`, `WriteHalf<S>` and
 /// `ReuniteError<S>` in the calling module, over the adapter's socket newtype `io`
 /// (a tuple struct `io<S>(S)` implementing
-/// [`PollIo`](crate::stream::poll::PollIo) for `S: bounds`) and `timer`.
+/// [`PollIo`](crate::poll::PollIo) for `S: bounds`) and `timer`.
 /// The calling crate depends on `futures-core` and `futures-sink`.
 #[doc(hidden)]
 #[macro_export]
@@ -27,10 +27,10 @@ macro_rules! __poll_adapter_types {
 
         use ::futures_core::{FusedStream, Stream};
         use ::futures_sink::Sink;
-        use $crate::handshake::Request;
-        use $crate::stream::poll::{PollReadHalf, PollStream, PollWriteHalf};
-        use $crate::stream::{Error, Message, Response, StreamConfig, StreamCore};
-        use $crate::{CloseFrame, OpCode, Role, State};
+        use $crate::proto::handshake::Request;
+        use $crate::poll::{PollReadHalf, PollStream, PollWriteHalf};
+        use $crate::{Error, Message, Response, StreamConfig, StreamCore};
+        use $crate::proto::{CloseFrame, OpCode, Role, State};
 
         /// A WebSocket connection over a socket `S`, after the opening handshake.
         ///
@@ -282,7 +282,7 @@ macro_rules! __poll_adapter_types {
         /// # Design
         ///
         /// [`WebSocketStream::split`] puts the socket and the protocol core (one
-        /// [`StreamCore`](ferrosocket_proto::stream::StreamCore)) behind one
+        /// [`StreamCore`](ferrosocket_io::StreamCore)) behind one
         /// `std::sync::Mutex` shared by the halves. The lock is taken only inside a poll, for
         /// one non-blocking step (parse, one read into the core's buffer, one write of the
         /// queued output), and never held across an `.await`: a half waiting for the network
@@ -297,7 +297,7 @@ macro_rules! __poll_adapter_types {
         ///
         /// The read half also times the closing handshake: once a close frame was sent
         /// (by either half), the peer's must arrive within
-        /// [`StreamConfig::close_timeout`](ferrosocket_proto::stream::StreamConfig)
+        /// [`StreamConfig::close_timeout`](ferrosocket_io::StreamConfig)
         $(#[$timer_doc])*
         /// or [`recv`](Self::recv) gives [`Error::Timeout`]. After the close it shuts the
         /// socket down.
