@@ -1,5 +1,9 @@
 //! Roles and configuration.
 
+use core::time::Duration;
+
+use crate::time::Keepalive;
+
 /// Which end of the connection we are: it decides who masks (RFC 6455 section 5.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -39,6 +43,15 @@ pub enum Delivery {
 /// | [`auto_close_reply`](Config::auto_close_reply) | `true` |
 /// | [`delivery`](Config::delivery) | [`Delivery::Assembled`] |
 /// | [`accept_unmasked_frames`](Config::accept_unmasked_frames) | `false` |
+/// | [`handshake_timeout`](Config::handshake_timeout) | 10 s |
+/// | [`close_timeout`](Config::close_timeout) | 5 s |
+/// | [`keepalive`](Config::keepalive) | a ping every 20 s, answered within 20 s |
+/// | [`idle_timeout`](Config::idle_timeout) | `None` (keepalive finds dead peers) |
+/// | [`message_timeout`](Config::message_timeout) | 60 s |
+///
+/// The timeouts run only where the driver gives the connection the time
+/// ([`Connection::handle_timeout`](crate::Connection::handle_timeout); the engine's
+/// streams do); see [`Timer`](crate::Timer) for what each one does when it fires.
 ///
 /// ```
 /// use ferrosocket_proto::{Config, Delivery};
@@ -74,6 +87,23 @@ pub struct Config {
     /// Server only: accept unmasked frames from the client (default `false`; RFC 6455
     /// requires closing with 1002). Only for peers known to be broken.
     pub accept_unmasked_frames: bool,
+    /// How long the opening handshake may take, from the first time given to a
+    /// [`WsConnection`](crate::WsConnection) (default 10 s): a peer that trickles
+    /// its request or answer is dropped.
+    pub handshake_timeout: Option<Duration>,
+    /// How long to wait for the peer's close after sending ours (default 5 s).
+    pub close_timeout: Option<Duration>,
+    /// Keepalive pings and their timeout (default: every 20 s, answered within
+    /// 20 s, as Python websockets); `None` sends none.
+    pub keepalive: Option<Keepalive>,
+    /// Fail the connection (close 1001) when nothing at all arrives for this long
+    /// (default `None`: with keepalive on, a live peer's pongs would keep it busy
+    /// anyway, and a dead one fails the keepalive).
+    pub idle_timeout: Option<Duration>,
+    /// How long one data message may take from its first frame header to its last
+    /// byte (default 60 s): a peer that trickles a message, fragmented or not, is
+    /// closed with 1008 (policy violation) instead of holding a buffer forever.
+    pub message_timeout: Option<Duration>,
 }
 
 impl Config {
@@ -88,7 +118,62 @@ impl Config {
             auto_close_reply: true,
             delivery: Delivery::Assembled,
             accept_unmasked_frames: false,
+            handshake_timeout: Some(Duration::from_secs(10)),
+            close_timeout: Some(Duration::from_secs(5)),
+            keepalive: Some(Keepalive::new(
+                Duration::from_secs(20),
+                Duration::from_secs(20),
+            )),
+            idle_timeout: None,
+            message_timeout: Some(Duration::from_secs(60)),
         }
+    }
+
+    /// No timers at all: no handshake, close, idle or message timeout, no
+    /// keepalive.
+    #[must_use]
+    pub const fn without_timers(mut self) -> Self {
+        self.handshake_timeout = None;
+        self.close_timeout = None;
+        self.keepalive = None;
+        self.idle_timeout = None;
+        self.message_timeout = None;
+        self
+    }
+
+    /// Sets [`handshake_timeout`](Config::handshake_timeout).
+    #[must_use]
+    pub const fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Sets [`close_timeout`](Config::close_timeout).
+    #[must_use]
+    pub const fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// Sets [`keepalive`](Config::keepalive).
+    #[must_use]
+    pub const fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
+        self.keepalive = keepalive;
+        self
+    }
+
+    /// Sets [`idle_timeout`](Config::idle_timeout).
+    #[must_use]
+    pub const fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Sets [`message_timeout`](Config::message_timeout).
+    #[must_use]
+    pub const fn message_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.message_timeout = timeout;
+        self
     }
 
     /// Sets [`max_frame_size`](Config::max_frame_size).

@@ -16,6 +16,7 @@ use crate::error::{LocalError, ProtocolError};
 use crate::event::{Event, Side, State, Utf8Bytes};
 use crate::extension::{Extension, Rsv};
 use crate::random::RandomSource;
+use crate::time::{Instant, Timer, Timers, earliest, ping_payload};
 
 /// The kind of a data message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +127,12 @@ pub struct Connection {
     send_kind: Option<Kind>,
     send_utf8: Utf8Validator,
     scratch: BytesMut,
+    timers: Timers,
+    /// The read buffer's length when events were last pulled: more now means bytes
+    /// arrived (appended through `read_buf`).
+    read_seen: usize,
+    /// A timer failed the connection: reported by the next `next_event`.
+    timed_out: Option<ProtocolError>,
 }
 
 impl fmt::Debug for Connection {
@@ -195,6 +202,9 @@ impl Connection {
             send_kind: None,
             send_utf8: Utf8Validator::new(),
             scratch: BytesMut::new(),
+            timers: Timers::default(),
+            read_seen: 0,
+            timed_out: None,
         }
     }
 
@@ -254,6 +264,7 @@ impl Connection {
                 self.read.reserve(wanted + data.len());
             }
             self.read.extend_from_slice(data);
+            self.timers.received |= !data.is_empty();
         }
     }
 
@@ -331,6 +342,25 @@ impl Connection {
     /// `Some(Err(_))` is returned once, for a protocol error; the close frame is
     /// already queued and the state is [`State::Closed`] (see [`ProtocolError`]).
     pub fn next_event(&mut self) -> Option<Result<Event, ProtocolError>> {
+        if let Some(e) = self.timed_out.take() {
+            return Some(Err(e));
+        }
+        self.note_input();
+        let event = self.next_event_inner();
+        self.read_seen = self.read.len();
+        event
+    }
+
+    /// Notes bytes appended through `read_buf` since events were last pulled.
+    #[inline]
+    fn note_input(&mut self) {
+        if self.read.len() > self.read_seen {
+            self.timers.received = true;
+        }
+    }
+
+    #[inline]
+    fn next_event_inner(&mut self) -> Option<Result<Event, ProtocolError>> {
         if self.recv_done {
             self.read.clear();
             return None;
@@ -386,7 +416,7 @@ impl Connection {
     /// Queues the close frame for `e` (unless one was sent) and closes.
     #[cold]
     fn fail(&mut self, e: ProtocolError) -> ProtocolError {
-        if !self.close_sent {
+        if !self.close_sent && e.close_code().is_sendable() {
             let code = e.close_code().as_u16().to_be_bytes();
             self.write_frame(OpCode::Close, Rsv::NONE, true, &code);
             self.close_sent = true;
@@ -485,6 +515,8 @@ impl Connection {
                 });
                 self.msg.rsv = rsv;
                 self.msg.fragments = 1;
+                // Stamped by the next handle_timeout.
+                self.timers.message_started = None;
                 self.check_message_budget(len)?;
             }
             OpCode::Continuation => {
@@ -547,7 +579,16 @@ impl Connection {
                 }
                 Step::Event(Event::Ping(payload.freeze()))
             }
-            OpCode::Pong => Step::Event(Event::Pong(payload.freeze())),
+            OpCode::Pong => {
+                if let Some((n, _)) = self.timers.outstanding
+                    && payload[..] == ping_payload(n)
+                {
+                    // The answer to our keepalive ping: ours, not the application's.
+                    self.timers.outstanding = None;
+                    return Step::Continue;
+                }
+                Step::Event(Event::Pong(payload.freeze()))
+            }
             _ => self.on_close(&payload),
         }
     }
@@ -796,6 +837,108 @@ impl Connection {
         if self.out.is_empty() {
             self.out = BytesMut::new();
         }
+    }
+
+    // ---------------------------------------------------------------- time
+
+    /// Input: the time is now `now` (see [`Instant`] and [`Timer`]). Call it when
+    /// the deadline of [`poll_timeout`](Connection::poll_timeout) passes; calling it
+    /// more often (after each read, say) is harmless and stamps activity more
+    /// precisely. The timers start at the first call; without calls none runs.
+    ///
+    /// A timer that fires fails the connection: its close frame
+    /// ([`Timer::close_code`]) is queued, the state is [`State::Closed`] and the next
+    /// [`next_event`](Connection::next_event) returns
+    /// [`ProtocolError::Timeout`]. A keepalive ping that falls due is queued in the
+    /// output: flush it.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.note_input();
+        self.read_seen = self.read.len();
+        let first = self.timers.now.is_none();
+        self.timers.now = Some(now);
+        if self.recv_done || self.state == State::Closed {
+            return;
+        }
+        let t = &mut self.timers;
+        if first || t.received {
+            t.last_received = now;
+            t.received = false;
+        }
+        if first && let Some(keepalive) = self.config.keepalive {
+            t.next_ping = now + keepalive.interval;
+        }
+        if self.msg.kind.is_some() {
+            t.message_started.get_or_insert(now);
+        } else {
+            t.message_started = None;
+        }
+        if self.state == State::LocalClosing {
+            t.close_sent.get_or_insert(now);
+        }
+        if let Some(timer) = self.due(now) {
+            let e = self.fail(ProtocolError::Timeout(timer));
+            self.timed_out = Some(e);
+            return;
+        }
+        if let Some(keepalive) = self.config.keepalive
+            && self.timers.outstanding.is_none()
+            && !self.close_sent
+            && now >= self.timers.next_ping
+        {
+            let n = self.timers.pings;
+            self.timers.pings = n.wrapping_add(1);
+            self.write_frame(OpCode::Ping, Rsv::NONE, true, &ping_payload(n));
+            self.timers.outstanding = Some((n, now));
+            self.timers.next_ping = now + keepalive.interval;
+        }
+    }
+
+    /// Output: when [`handle_timeout`](Connection::handle_timeout) is next due, or
+    /// `None` when no timer runs (none configured, the connection is closed, or no
+    /// time was given yet). Activity not stamped yet (bytes received, a message
+    /// begun, a close sent since the last `handle_timeout`) makes it the last time
+    /// given, so the driver calls `handle_timeout` at once.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let t = &self.timers;
+        let now = t.now?;
+        if self.recv_done || self.state == State::Closed {
+            return None;
+        }
+        let unstamped = t.received
+            || self.read.len() > self.read_seen
+            || (self.msg.kind.is_some() && t.message_started.is_none())
+            || (self.state == State::LocalClosing && t.close_sent.is_none());
+        if unstamped {
+            return Some(now);
+        }
+        let mut deadline = None;
+        for timer in [Timer::Close, Timer::Message, Timer::Keepalive, Timer::Idle] {
+            deadline = earliest(deadline, self.deadline(timer));
+        }
+        if self.config.keepalive.is_some() && t.outstanding.is_none() && !self.close_sent {
+            deadline = earliest(deadline, Some(t.next_ping));
+        }
+        deadline
+    }
+
+    /// When `timer` fails the connection, if it runs.
+    fn deadline(&self, timer: Timer) -> Option<Instant> {
+        let t = &self.timers;
+        match timer {
+            Timer::Close => Some(t.close_sent? + self.config.close_timeout?),
+            Timer::Message => Some(t.message_started? + self.config.message_timeout?),
+            Timer::Keepalive => Some(t.outstanding?.1 + self.config.keepalive?.timeout),
+            Timer::Idle => Some(t.last_received + self.config.idle_timeout?),
+            Timer::Handshake => None,
+        }
+    }
+
+    /// The first timer whose deadline is `now` or earlier.
+    fn due(&self, now: Instant) -> Option<Timer> {
+        [Timer::Close, Timer::Message, Timer::Keepalive, Timer::Idle]
+            .into_iter()
+            .find(|&timer| self.deadline(timer).is_some_and(|d| d <= now))
     }
 
     // ---------------------------------------------------------------- sends

@@ -8,6 +8,7 @@ use ferrosocket_handshake::HandshakeError;
 use ferrosocket_utf8::Utf8Error;
 
 use crate::extension::{ExtensionError, Rsv};
+use crate::time::Timer;
 
 /// The peer broke RFC 6455 (or one of our limits).
 ///
@@ -55,6 +56,10 @@ pub enum ProtocolError {
     },
     /// The extension refused the payload (its code, e.g. 1002 or 1009).
     Extension(ExtensionError),
+    /// A timer fired ([`Timer::close_code`] says what was sent): the peer took too
+    /// long to finish the handshake, answer our close or keepalive ping, send
+    /// anything, or finish a message.
+    Timeout(Timer),
 }
 
 impl ProtocolError {
@@ -68,6 +73,7 @@ impl ProtocolError {
                 CloseCode::MESSAGE_TOO_BIG
             }
             Self::Extension(e) => e.close_code(),
+            Self::Timeout(timer) => timer.close_code(),
             Self::UnexpectedContinuation
             | Self::ExpectedContinuation
             | Self::ReservedBits(_)
@@ -91,6 +97,7 @@ impl fmt::Display for ProtocolError {
             Self::MessageTooLarge { max } => write!(f, "message larger than {max} bytes"),
             Self::TooManyFragments { max } => write!(f, "message of more than {max} frames"),
             Self::Extension(e) => write!(f, "extension: {e}"),
+            Self::Timeout(timer) => write!(f, "{timer}"),
         }
     }
 }

@@ -86,6 +86,7 @@ mod error;
 mod event;
 mod extension;
 mod random;
+mod time;
 mod ws;
 
 pub use config::{Config, Delivery, Role};
@@ -96,6 +97,7 @@ pub use extension::{Extension, ExtensionError, Rsv};
 #[cfg(feature = "std")]
 pub use random::OsRandom;
 pub use random::{RandomSource, SeededRandom};
+pub use time::{Instant, Keepalive, Timer};
 pub use ws::{WsConnection, WsEvents};
 
 pub use bytes;

@@ -13,11 +13,15 @@ use ferrosocket_handshake::{
 
 use crate::config::{Config, Role};
 use crate::connection::Connection;
-use crate::error::{LocalError, WsError};
+use crate::error::{LocalError, ProtocolError, WsError};
 use crate::event::{Event, State};
 use crate::extension::Extension;
 use crate::random::RandomSource;
+use crate::time::{Instant, Timer};
 
+// `Open` is the steady state every byte goes through; boxing it would add an
+// allocation and a pointer chase to the hot path to save bytes during the handshake.
+#[allow(clippy::large_enum_variant)]
 enum Phase {
     /// Server: reading the request.
     ServerRequest(RequestParser),
@@ -57,6 +61,11 @@ pub struct WsConnection {
     eof: bool,
     rng: Option<Box<dyn RandomSource + Send + Sync>>,
     ext: Option<Box<dyn Extension + Send + Sync>>,
+    /// The last time given; the handshake started at the first.
+    now: Option<Instant>,
+    started: Option<Instant>,
+    /// The handshake timer fired: reported by the next `next_event`.
+    timed_out: bool,
 }
 
 impl fmt::Debug for WsConnection {
@@ -94,6 +103,9 @@ impl WsConnection {
             eof: false,
             rng: None,
             ext: None,
+            now: None,
+            started: None,
+            timed_out: false,
         }
     }
 
@@ -220,6 +232,11 @@ impl WsConnection {
 
     /// The next event, `None` when more bytes (or a decision) are needed.
     pub fn next_event(&mut self) -> Option<Result<Event, WsError>> {
+        if core::mem::take(&mut self.timed_out) {
+            return Some(Err(WsError::Protocol(ProtocolError::Timeout(
+                Timer::Handshake,
+            ))));
+        }
         match &mut self.phase {
             Phase::Open(conn) => conn.next_event().map(|r| r.map_err(WsError::Protocol)),
             Phase::ServerRequest(parser) => {
@@ -309,6 +326,43 @@ impl WsConnection {
         }
     }
 
+    /// Input: the time is now `now`; see [`Connection::handle_timeout`]. During the
+    /// opening handshake, the first call starts
+    /// [`Config::handshake_timeout`](crate::Config::handshake_timeout); when it
+    /// expires the connection is closed (nothing is queued) and the next
+    /// [`next_event`](WsConnection::next_event) returns
+    /// `WsError::Protocol(ProtocolError::Timeout(Timer::Handshake))`. Once open, the
+    /// connection's timers run from here.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = Some(now);
+        match &mut self.phase {
+            Phase::Open(conn) => conn.handle_timeout(now),
+            Phase::Closed => {}
+            _ => {
+                let started = *self.started.get_or_insert(now);
+                if let Some(limit) = self.config.handshake_timeout
+                    && now >= started + limit
+                {
+                    self.close_handshake();
+                    self.out.clear();
+                    self.timed_out = true;
+                }
+            }
+        }
+    }
+
+    /// Output: when [`handle_timeout`](WsConnection::handle_timeout) is next due;
+    /// see [`Connection::poll_timeout`]. During the handshake: the handshake
+    /// timeout, once a first `handle_timeout` started it.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::Open(conn) => conn.poll_timeout(),
+            Phase::Closed => None,
+            _ => Some(self.started? + self.config.handshake_timeout?),
+        }
+    }
+
     fn eof_during_handshake(&mut self) -> Option<Result<Event, WsError>> {
         if !self.eof {
             return None;
@@ -337,6 +391,9 @@ impl WsConnection {
         *conn.read_buf() = core::mem::take(&mut self.read);
         if self.eof {
             conn.receive_eof();
+        }
+        if let Some(now) = self.now {
+            conn.handle_timeout(now);
         }
         self.phase = Phase::Open(conn);
     }

@@ -9,4 +9,5 @@ mod rules;
 mod send;
 mod streaming;
 mod testkit;
+mod timers;
 mod ws;
