@@ -3,20 +3,22 @@
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Instant;
 
+use ferrosocket_io::Timer;
+
 use ferrosocket_io::{
     ClientHandshake, ClientOptions, Decision, Error, HandshakeIo, Response, ServerHandshake,
     StreamConfig, StreamCore, parse_url,
 };
 use ferrosocket_proto::handshake::{Accept, Request, Scheme, Url};
 
-use crate::stream::{Dir, SavedTimeouts, read_spare, with_deadline, write_deadline};
+use crate::stream::{Deadline, Dir, SavedTimeouts, read_spare, with_deadline, write_deadline};
 use crate::{MaybeTlsStream, Transport, WebSocketStream};
 
 /// Most bytes of a rejection's body kept for [`Error::Rejected`].
 const MAX_REJECT_BODY: usize = 64 * 1024;
 
-fn deadline(config: &StreamConfig) -> Option<Instant> {
-    config.handshake_timeout.map(|t| Instant::now() + t)
+fn deadline(config: &StreamConfig) -> Option<Deadline> {
+    Deadline::after(config.protocol.handshake_timeout, Timer::Handshake)
 }
 
 /// Reads once (bounded by `deadline`) into the handshake's input.
@@ -24,7 +26,7 @@ fn read_handshake<S: Transport>(
     socket: &mut S,
     hs: &mut impl HandshakeIo,
     chunk: usize,
-    deadline: Option<Instant>,
+    deadline: Option<Deadline>,
 ) -> Result<(), Error> {
     let buf = hs.read_buf();
     let n = with_deadline(socket, deadline, Dir::Read, |s| read_spare(s, buf, chunk))?;
@@ -108,7 +110,7 @@ where
 fn server_handshake<S: Transport, F: FnOnce(&Request) -> D, D: Into<Decision>>(
     stream: &mut S,
     config: &StreamConfig,
-    deadline: Option<Instant>,
+    deadline: Option<Deadline>,
     callback: F,
 ) -> Result<(ServerHandshake, Box<Request>), Error> {
     let mut hs = ServerHandshake::new(config);
@@ -168,7 +170,7 @@ fn client_inner<S: Transport>(
     url: &Url,
     mut stream: S,
     options: ClientOptions,
-    deadline: Option<Instant>,
+    deadline: Option<Deadline>,
 ) -> Result<(WebSocketStream<S>, Response), Error> {
     let options = options.assembled();
     let saved = SavedTimeouts::save(&stream);
@@ -191,7 +193,7 @@ fn client_handshake<S: Transport>(
     url: &Url,
     stream: &mut S,
     options: &ClientOptions,
-    deadline: Option<Instant>,
+    deadline: Option<Deadline>,
 ) -> Result<(ferrosocket_proto::Connection, Response), Error> {
     let mut hs = ClientHandshake::new(url, options, MAX_REJECT_BODY)?;
     let chunk = options.config.read_chunk;
@@ -277,7 +279,7 @@ fn connect_over(
 fn wss(
     url: &str,
     parsed: &Url,
-    deadline: Option<Instant>,
+    deadline: Option<Deadline>,
     config: TlsConfig,
 ) -> Result<MaybeTlsStream, Error> {
     use ferrosocket_io::tls;
@@ -295,7 +297,7 @@ fn wss(
 }
 
 #[cfg(not(feature = "tls"))]
-fn wss(url: &str, _: &Url, _: Option<Instant>, _: TlsConfig) -> Result<MaybeTlsStream, Error> {
+fn wss(url: &str, _: &Url, _: Option<Deadline>, _: TlsConfig) -> Result<MaybeTlsStream, Error> {
     Err(Error::InvalidUrl(format!(
         "{url}: TLS needs ferrosocket-blocking's `tls` feature (or open a TLS stream \
          yourself and use client_with)"
@@ -318,15 +320,15 @@ fn unix(url: &str, _: &Url) -> Result<MaybeTlsStream, Error> {
 }
 
 /// A TCP connection to the URL's host, trying each address within the deadline.
-fn tcp(url: &str, parsed: &Url, deadline: Option<Instant>) -> Result<TcpStream, Error> {
+fn tcp(url: &str, parsed: &Url, deadline: Option<Deadline>) -> Result<TcpStream, Error> {
     let mut last = None;
     let mut connected = None;
     for addr in parsed.authority().to_socket_addrs()? {
         let attempt = match deadline {
             Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
+                let left = d.at.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return Err(Error::Timeout);
+                    return Err(Error::Timeout(d.timer));
                 }
                 TcpStream::connect_timeout(&addr, left)
             }
@@ -342,7 +344,9 @@ fn tcp(url: &str, parsed: &Url, deadline: Option<Instant>) -> Result<TcpStream, 
     }
     let stream = match (connected, last) {
         (Some(s), _) => s,
-        (None, Some(e)) if e.kind() == std::io::ErrorKind::TimedOut => return Err(Error::Timeout),
+        (None, Some(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
+            return Err(Error::Timeout(Timer::Handshake));
+        }
         (None, Some(e)) => return Err(e.into()),
         (None, None) => {
             return Err(Error::InvalidUrl(format!("{url}: the host has no address")));

@@ -73,7 +73,9 @@ pub use transport::{MaybeTlsStream, NoTimeouts, Transport};
 #[cfg(feature = "tls")]
 pub use ferrosocket_io::tls::{client_config, rustls};
 
-pub use ferrosocket_io::{ClientOptions, Decision, Error, Message, Response, StreamConfig};
+pub use ferrosocket_io::{
+    ClientOptions, Decision, Error, Keepalive, Message, Response, StreamConfig, Timer,
+};
 pub use ferrosocket_proto as proto;
 #[cfg(feature = "deflate")]
 pub use ferrosocket_proto::deflate::DeflateConfig;

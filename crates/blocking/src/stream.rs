@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use ferrosocket_io::{
-    ClientHandshake, Error, HandshakeIo, Message, ServerHandshake, StreamConfig, StreamCore,
+    ClientHandshake, Error, HandshakeIo, Message, ServerHandshake, StreamConfig, StreamCore, Timer,
     read_into_spare,
 };
 use ferrosocket_proto::handshake::Request;
@@ -31,6 +31,30 @@ pub struct WebSocketStream<S> {
     core: StreamCore,
     request: Option<Box<Request>>,
     response: Option<Box<Response>>,
+    /// The core's time origin ([`ferrosocket_proto::Instant::ZERO`]).
+    origin: Instant,
+    /// The read timeout the user asked for ([`set_read_timeout`](Self::set_read_timeout)).
+    read_timeout: Option<Duration>,
+    /// The read timeout the socket has now (the user's, or shorter for a timer).
+    socket_read_timeout: Option<Duration>,
+}
+
+/// A point in time a blocking operation must finish by, and the timer that names
+/// the failure.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deadline {
+    pub(crate) at: Instant,
+    pub(crate) timer: Timer,
+}
+
+impl Deadline {
+    /// `timeout` from now, if there is one.
+    pub(crate) fn after(timeout: Option<Duration>, timer: Timer) -> Option<Self> {
+        timeout.map(|t| Self {
+            at: Instant::now() + t,
+            timer,
+        })
+    }
 }
 
 /// Whether an I/O error is a timeout (or non-blocking would-block): not fatal.
@@ -59,15 +83,15 @@ pub(crate) enum Dir {
 /// `deadline`; before each try the time left becomes the socket's timeout.
 pub(crate) fn with_deadline<S: Transport, T>(
     socket: &mut S,
-    deadline: Option<Instant>,
+    deadline: Option<Deadline>,
     dir: Dir,
     mut op: impl FnMut(&mut S) -> io::Result<T>,
 ) -> Result<T, Error> {
     loop {
         if let Some(deadline) = deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.at.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(Error::Timeout);
+                return Err(Error::Timeout(deadline.timer));
             }
             match dir {
                 Dir::Read => socket.set_read_timeout(Some(left))?,
@@ -130,7 +154,7 @@ impl Pending for ClientHandshake {
 pub(crate) fn write_deadline<S: Transport>(
     socket: &mut S,
     out: &mut impl Pending,
-    deadline: Option<Instant>,
+    deadline: Option<Deadline>,
 ) -> Result<(), Error> {
     while !out.pending().is_empty() {
         let n = with_deadline(socket, deadline, Dir::Write, |s| s.write(out.pending()))?;
@@ -184,12 +208,55 @@ impl<S: Transport> WebSocketStream<S> {
         request: Option<Box<Request>>,
         response: Option<Response>,
     ) -> Self {
-        Self {
+        let read_timeout = socket.read_timeout().ok().flatten();
+        let origin = Instant::now();
+        let mut stream = Self {
             socket,
             core,
             request,
             response: response.map(Box::new),
+            origin,
+            read_timeout,
+            socket_read_timeout: read_timeout,
+        };
+        // The timers start now.
+        stream.core.handle_timeout(ferrosocket_proto::Instant::ZERO);
+        stream
+    }
+
+    /// Gives the core the time; `true` if a timer fired (an error to deliver, a
+    /// ping to write).
+    fn run_timers(&mut self, now: Instant) -> bool {
+        let (queued, state) = (self.core.output_len(), self.core.state());
+        let since = now.saturating_duration_since(self.origin);
+        self.core
+            .handle_timeout(ferrosocket_proto::Instant::from_duration(since));
+        self.core.output_len() > queued || self.core.state() != state
+    }
+
+    /// Sets the socket's read timeout so that a read returns by `until` (or the
+    /// user's timeout), moving it only when the one set would overshoot by more than
+    /// an eighth of the time left (a setsockopt per read would cost as much as the
+    /// read): a timer fires at most that late.
+    fn arm_read_timeout(&mut self, now: Instant, until: Option<Instant>) -> io::Result<()> {
+        let wanted = match until {
+            None => self.read_timeout,
+            // A zero timeout means "none" to the socket: at least 1 ms.
+            Some(at) => Some(
+                at.saturating_duration_since(now)
+                    .max(Duration::from_millis(1)),
+            ),
+        };
+        let fits = match (self.socket_read_timeout, wanted) {
+            (current, None) => current.is_none(),
+            (None, Some(_)) => false,
+            (Some(current), Some(wanted)) => current <= wanted + wanted / 8,
+        };
+        if !fits {
+            self.socket.set_read_timeout(wanted)?;
+            self.socket_read_timeout = wanted;
         }
+        Ok(())
     }
 
     /// The next message, blocking until one arrives; `None` once the stream ended
@@ -200,6 +267,8 @@ impl<S: Transport> WebSocketStream<S> {
     /// a protocol violation gives `Err(Error::Protocol)`, the close frame with its code
     /// (1002, 1007, 1009) written to the peer.
     pub fn recv(&mut self) -> Option<Result<Message, Error>> {
+        // When the user's read timeout runs out (it restarts when bytes arrive).
+        let mut user_at = None;
         loop {
             if let Some(item) = self.core.next_message() {
                 if self.core.is_finished() {
@@ -218,6 +287,25 @@ impl<S: Transport> WebSocketStream<S> {
             if let Err(e) = self.write_output() {
                 return Some(Err(e));
             }
+            // All input is parsed: the core's view is current, its timers may run.
+            let now = Instant::now();
+            if self.run_timers(now) {
+                continue;
+            }
+            let timer_at = self
+                .core
+                .poll_timeout()
+                .map(|at| self.origin + at.duration_since_origin());
+            if user_at.is_none() {
+                user_at = self.read_timeout.map(|t| now + t);
+            }
+            let until = match (timer_at, user_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Err(e) = self.arm_read_timeout(now, until) {
+                return Some(Err(e.into()));
+            }
             // The read may block for as long as the peer is quiet: an extension
             // that frees idle state (permessage-deflate's release_idle_contexts)
             // does it now.
@@ -225,8 +313,12 @@ impl<S: Transport> WebSocketStream<S> {
             let socket = &mut self.socket;
             match self.core.read_with(|spare| socket.read(spare)) {
                 Ok(0) => self.core.receive_eof(),
-                Ok(_) => {}
+                Ok(_) => user_at = None,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                // A timer's deadline, not the user's timeout: the loop runs it.
+                Err(e) if is_timeout(&e) && user_at.is_none_or(|at| Instant::now() < at) => {
+                    self.core.release_idle_buffers();
+                }
                 Err(e) => {
                     if is_timeout(&e) {
                         // Idle: give the read buffer's memory back.
@@ -341,16 +433,17 @@ impl<S: Transport> WebSocketStream<S> {
         if matches!(self.core.state(), State::Open | State::RemoteClosing) {
             self.core.send(Message::Close(frame))?;
         }
-        let deadline = self.core.config().close_timeout.map(|t| Instant::now() + t);
-        let saved = SavedTimeouts::save(&self.socket);
+        let deadline = Deadline::after(self.core.config().protocol.close_timeout, Timer::Close);
         let result = self.finish_close(deadline);
-        saved.restore(&mut self.socket);
+        // The deadline set the socket's timeouts; back to the user's.
+        let _ = self.socket.set_read_timeout(self.read_timeout);
+        self.socket_read_timeout = self.read_timeout;
         let _ = self.socket.shutdown_write();
         self.core.fail();
         result
     }
 
-    fn finish_close(&mut self, deadline: Option<Instant>) -> Result<(), Error> {
+    fn finish_close(&mut self, deadline: Option<Deadline>) -> Result<(), Error> {
         self.write_deadline(deadline)?;
         while !self.core.is_finished() {
             match self.core.next_message() {
@@ -389,7 +482,7 @@ impl<S: Transport> WebSocketStream<S> {
         Ok(())
     }
 
-    fn write_deadline(&mut self, deadline: Option<Instant>) -> Result<(), Error> {
+    fn write_deadline(&mut self, deadline: Option<Deadline>) -> Result<(), Error> {
         write_deadline(&mut self.socket, &mut self.core, deadline)
     }
 
@@ -425,7 +518,10 @@ impl<S: Transport> WebSocketStream<S> {
     ///
     /// As the socket's setter.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.socket.set_read_timeout(timeout)
+        self.socket.set_read_timeout(timeout)?;
+        self.read_timeout = timeout;
+        self.socket_read_timeout = timeout;
+        Ok(())
     }
 
     /// Sets the socket's write timeout: `send` and `flush` then fail with

@@ -61,7 +61,9 @@
 #[cfg(feature = "app")]
 pub mod app;
 
-pub use ferrosocket_io::{ClientOptions, Decision, Error, Message, Response, StreamConfig};
+pub use ferrosocket_io::{
+    ClientOptions, Decision, Error, Keepalive, Message, Response, StreamConfig, Timer,
+};
 pub use ferrosocket_proto as proto;
 #[cfg(feature = "deflate")]
 pub use ferrosocket_proto::deflate::DeflateConfig;

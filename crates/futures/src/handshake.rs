@@ -127,7 +127,7 @@ where
     let (conn, request) = match result {
         Ok(v) => v,
         Err(e) => {
-            if matches!(e, Error::Timeout) {
+            if matches!(e, Error::Timeout(_)) {
                 let _ = poll_fn(|cx| io.poll_shutdown(cx)).await;
             }
             return Err(e);
@@ -220,24 +220,29 @@ where
 {
     let parsed = parse_url(url)?;
     let options = options.assembled();
-    timeout(Some(&timer), options.config.handshake_timeout, async {
-        let stream = transport::open(url, &parsed, tls, tcp_connect, unix_connect).await?;
-        let mut io = FuturesIo(stream);
-        let handshake = Box::pin(poll::client_handshake(
-            &mut io,
-            &parsed,
-            &options,
-            None::<&Timer>,
-        ));
-        let (conn, response) = handshake.await?;
-        Ok(client_stream(
-            io,
-            conn,
-            response,
-            options.config,
-            Some(timer),
-        ))
-    })
+    timeout(
+        Some(&timer),
+        options.config.protocol.handshake_timeout,
+        ferrosocket_io::Timer::Handshake,
+        async {
+            let stream = transport::open(url, &parsed, tls, tcp_connect, unix_connect).await?;
+            let mut io = FuturesIo(stream);
+            let handshake = Box::pin(poll::client_handshake(
+                &mut io,
+                &parsed,
+                &options,
+                None::<&Timer>,
+            ));
+            let (conn, response) = handshake.await?;
+            Ok(client_stream(
+                io,
+                conn,
+                response,
+                options.config,
+                Some(timer),
+            ))
+        },
+    )
     .await
 }
 

@@ -122,7 +122,11 @@ pub use ferrosocket_io::tls::{client_config, rustls};
 #[cfg(feature = "tls")]
 pub use futures_rustls;
 
-pub use ferrosocket_io::{ClientOptions, Decision, Error, Message, Response, StreamConfig};
+// `Timer` here is the runtime timer; the timer a `Error::Timeout` names is
+// `proto::Timer`.
+pub use ferrosocket_io::{
+    ClientOptions, Decision, Error, Keepalive, Message, Response, StreamConfig,
+};
 pub use ferrosocket_proto as proto;
 #[cfg(feature = "deflate")]
 pub use ferrosocket_proto::deflate::DeflateConfig;

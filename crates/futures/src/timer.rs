@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use ferrosocket_io::poll::CloseTimer;
+use ferrosocket_io::poll::AsyncTimer;
 
 /// A boxed sleep future, as a [`Timer`] makes them.
 pub type BoxedSleep = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -49,10 +49,11 @@ impl Timer {
 }
 
 /// The shared driver's view of a [`Timer`].
-impl CloseTimer for Timer {
+impl AsyncTimer for Timer {
     type Sleep = Sleep;
 
-    fn sleep(&self, duration: Duration) -> Sleep {
+    fn sleep_until(&self, deadline: std::time::Instant) -> Sleep {
+        let duration = deadline.saturating_duration_since(std::time::Instant::now());
         Sleep(Some((self.sleep)(duration)))
     }
 }

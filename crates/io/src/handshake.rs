@@ -440,11 +440,13 @@ impl ClientHandshake {
                     body_finished,
                 }) => {
                     let limit = self.body_limit;
-                    if let Some((_, body)) = &mut self.rejected {
+                    if let Some((status, body)) = &mut self.rejected {
                         let room = limit.saturating_sub(body.len());
                         body.extend_from_slice(&data[..data.len().min(room)]);
                         if body_finished || body.len() >= limit {
-                            return Some(Err(self.read_failed(Error::Timeout)));
+                            let (status, body) = (*status, core::mem::take(body).freeze());
+                            self.rejected = None;
+                            return Some(Err(Error::Rejected { status, body }));
                         }
                     }
                 }

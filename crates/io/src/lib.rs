@@ -14,7 +14,7 @@
 //! [`ClientHandshake`], [`ClientOptions`], [`Decision`], [`Response`]), the rustls
 //! client configuration (`tls`, feature `tls`) and, for the poll-based bindings
 //! (tokio, futures-io), the whole connection driver in [`poll`], generic over
-//! [`PollIo`](poll::PollIo) and a [`CloseTimer`](poll::CloseTimer).
+//! [`PollIo`](poll::PollIo) and a [`AsyncTimer`](poll::AsyncTimer).
 //!
 //! # Example
 //!
@@ -52,6 +52,7 @@ use std::io::IoSlice;
 use ferrosocket_proto::{
     Config, Connection, Delivery, Event, LocalError, ProtocolError, State, Utf8Bytes, WsError,
 };
+pub use ferrosocket_proto::{Keepalive, Timer};
 
 mod handshake;
 mod macros;
@@ -150,12 +151,6 @@ pub struct StreamConfig {
     /// batches of several messages, whose replies go out in one write, and an idle
     /// or slow one costs one small buffer.
     pub read_chunk_max: usize,
-    /// How long the opening handshake may take (a peer that trickles its request is
-    /// dropped). Default 10 s.
-    pub handshake_timeout: Option<Duration>,
-    /// How long to wait for the peer's close after sending ours before dropping the
-    /// socket. Default 5 s.
-    pub close_timeout: Option<Duration>,
     /// The largest read (and write) buffer kept while the connection waits for input
     /// once the messages in it were handed out (or written) (default 2 MiB): a peer
     /// exchanging messages up to this size is served from the same memory each time
@@ -178,8 +173,6 @@ impl Default for StreamConfig {
             read_chunk: 8 * 1024,
             read_chunk_max: 64 * 1024,
             read_buffer_retain: 2 << 20,
-            handshake_timeout: Some(Duration::from_secs(10)),
-            close_timeout: Some(Duration::from_secs(5)),
             #[cfg(feature = "deflate")]
             compression: Some(ferrosocket_proto::deflate::DeflateConfig::new()),
         }
@@ -233,15 +226,50 @@ impl StreamConfig {
         self
     }
 
-    /// Sets [`handshake_timeout`](Self::handshake_timeout).
+    /// How long the opening handshake may take, the user's decision included (a
+    /// peer that trickles its request is dropped): [`Error::Timeout`] with
+    /// [`Timer::Handshake`]. Default 10 s; `None` turns it off. Sets
+    /// [`Config::handshake_timeout`] of [`protocol`](Self::protocol).
     pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.handshake_timeout = timeout;
+        self.protocol = self.protocol.handshake_timeout(timeout);
         self
     }
 
-    /// Sets [`close_timeout`](Self::close_timeout).
+    /// How long to wait for the peer's close after sending ours (and for the last
+    /// writes after the closing handshake) before dropping the socket:
+    /// [`Timer::Close`]. Default 5 s. Sets [`Config::close_timeout`].
     pub fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.close_timeout = timeout;
+        self.protocol = self.protocol.close_timeout(timeout);
+        self
+    }
+
+    /// Keepalive pings (Python websockets' `ping_interval` / `ping_timeout`): a ping
+    /// every `interval`; a peer that does not answer one within `timeout` is
+    /// closed with 1011 ([`Timer::Keepalive`]). Default every 20 s, answered within
+    /// 20 s; `None` turns it off. Sets [`Config::keepalive`].
+    pub fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
+        self.protocol = self.protocol.keepalive(keepalive);
+        self
+    }
+
+    /// How long the peer may send nothing at all before it is closed with 1001
+    /// ([`Timer::Idle`]). Default `None`. Sets [`Config::idle_timeout`].
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.protocol = self.protocol.idle_timeout(timeout);
+        self
+    }
+
+    /// How long a data message may take from its first byte to its last (a peer
+    /// trickling a message is closed with 1008, [`Timer::Message`]). Default 60 s.
+    /// Sets [`Config::message_timeout`].
+    pub fn message_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.protocol = self.protocol.message_timeout(timeout);
+        self
+    }
+
+    /// Turns every timer off (handshake, close, keepalive, idle, message).
+    pub fn without_timers(mut self) -> Self {
+        self.protocol = self.protocol.without_timers();
         self
     }
 
@@ -338,8 +366,10 @@ pub enum Error {
         /// The response body (as much as arrived, bounded by the header limit).
         body: Bytes,
     },
-    /// The opening or closing handshake took longer than configured.
-    Timeout,
+    /// A timer of [`StreamConfig`] fired: which one says what happened and, for
+    /// those that close the connection, the close code the peer was sent
+    /// ([`Timer::close_code`]).
+    Timeout(Timer),
     /// Client: the server's answer agreed to an extension in a way we did not
     /// offer (RFC 7692 section 7.1: the client fails the connection; the socket is
     /// dropped). [`close_code`](ferrosocket_proto::deflate::ConfirmError::close_code) is 1010.
@@ -359,7 +389,7 @@ impl fmt::Display for Error {
             Self::Rejected { status, .. } => {
                 write!(f, "the server rejected the upgrade with HTTP {status}")
             }
-            Self::Timeout => f.write_str("timed out"),
+            Self::Timeout(timer) => write!(f, "timed out: {timer}"),
             #[cfg(feature = "deflate")]
             Self::Extension(e) => write!(f, "handshake failed: {e}"),
             Self::InvalidUrl(u) => write!(f, "invalid WebSocket URL: {u}"),
@@ -389,7 +419,10 @@ impl From<std::io::Error> for Error {
 
 impl From<ProtocolError> for Error {
     fn from(e: ProtocolError) -> Self {
-        Self::Protocol(e)
+        match e {
+            ProtocolError::Timeout(timer) => Self::Timeout(timer),
+            e => Self::Protocol(e),
+        }
     }
 }
 
@@ -409,7 +442,7 @@ impl From<WsError> for Error {
     fn from(e: WsError) -> Self {
         match e {
             WsError::Handshake(h) => Self::Handshake(h),
-            WsError::Protocol(p) => Self::Protocol(p),
+            WsError::Protocol(p) => p.into(),
             WsError::Local(l) => Self::Local(l),
             WsError::EofDuringHandshake => Self::Io(std::io::ErrorKind::UnexpectedEof.into()),
             other => Self::Io(std::io::Error::other(other)),
@@ -519,7 +552,7 @@ impl StreamCore {
             Ok(event) => event,
             Err(e) => {
                 self.finished = true;
-                return Some(Err(Error::Protocol(e)));
+                return Some(Err(e.into()));
             }
         };
         if matches!(event, Event::Text { .. } | Event::Binary { .. }) {
@@ -554,6 +587,18 @@ impl StreamCore {
     /// stream is finished, [`next_message`](Self::next_message) gives `None`.
     pub fn fail(&mut self) {
         self.finished = true;
+    }
+
+    /// Input: the time is now `now` (since an origin the driver picked); fires the
+    /// timers that are due (see [`Connection::handle_timeout`]).
+    pub fn handle_timeout(&mut self, now: ferrosocket_proto::Instant) {
+        self.conn.handle_timeout(now);
+    }
+
+    /// Output: when [`handle_timeout`](Self::handle_timeout) is next due (`None`: no
+    /// timer runs).
+    pub fn poll_timeout(&self) -> Option<ferrosocket_proto::Instant> {
+        self.conn.poll_timeout()
     }
 
     /// Whether the closing phase began: our close frame is queued (or sent), or the

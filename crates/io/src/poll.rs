@@ -1,6 +1,6 @@
 //! The connection driver of the poll-based adapters (tokio, futures-io), written
-//! once over two small traits: [`PollIo`] (the socket) and [`CloseTimer`] (the
-//! runtime's sleep).
+//! once over two small traits: [`PollIo`] (the socket) and [`AsyncTimer`] (the
+//! runtime's clock and sleep).
 //!
 //! [`PollStream`] is a whole WebSocket stream (async methods plus the `poll_*`
 //! functions an adapter's `Stream` / `Sink` impls delegate to), [`PollReadHalf`] and
@@ -23,7 +23,7 @@ use super::{
     ClientHandshake, ClientOptions, Decision, Error, Message, Response, ServerHandshake,
     StreamConfig, StreamCore,
 };
-use ferrosocket_proto::{CloseFrame, Connection, OpCode, Role, State};
+use ferrosocket_proto::{CloseFrame, Connection, Instant, OpCode, Role, State, Timer};
 
 mod split;
 
@@ -68,24 +68,45 @@ pub trait PollIo {
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 }
 
-/// A runtime's timer, for the handshake and close timeouts.
-pub trait CloseTimer: Clone {
+/// A runtime's clock and sleep, for the timers of [`StreamConfig`]: the driver
+/// gives the core the time ([`StreamCore::handle_timeout`]) and sleeps until the
+/// core's next deadline ([`StreamCore::poll_timeout`]) with one sleep per stream,
+/// moved (not recreated) when the deadline moves.
+pub trait AsyncTimer: Clone {
     /// The sleep future; polling it after it completed must complete again.
     type Sleep: Future<Output = ()> + Unpin;
 
+    /// The current time. The default is the system's monotonic clock; runtimes with
+    /// a clock of their own (tokio's, which tests can pause) return theirs.
+    fn now(&self) -> std::time::Instant {
+        std::time::Instant::now()
+    }
+
+    /// A sleep that completes at `deadline` (at once if it passed).
+    fn sleep_until(&self, deadline: std::time::Instant) -> Self::Sleep;
+
+    /// Moves `sleep` to complete at `deadline`. The default makes a new sleep;
+    /// runtimes whose sleeps can be reset do that instead.
+    fn reset(&self, sleep: &mut Self::Sleep, deadline: std::time::Instant) {
+        *sleep = self.sleep_until(deadline);
+    }
+
     /// A sleep that completes after `duration`.
-    fn sleep(&self, duration: Duration) -> Self::Sleep;
+    fn sleep(&self, duration: Duration) -> Self::Sleep {
+        self.sleep_until(self.now() + duration)
+    }
 }
 
 /// Runs `fut` within `limit` if there is a timer, or fails with
-/// [`Error::Timeout`].
+/// [`Error::Timeout`]`(kind)`.
 ///
 /// # Errors
 ///
 /// [`Error::Timeout`], or `fut`'s.
-pub async fn timeout<T: CloseTimer, R>(
+pub async fn timeout<T: AsyncTimer, R>(
     timer: Option<&T>,
     limit: Option<Duration>,
+    kind: Timer,
     fut: impl Future<Output = Result<R, Error>>,
 ) -> Result<R, Error> {
     let (Some(timer), Some(limit)) = (timer, limit) else {
@@ -98,7 +119,7 @@ pub async fn timeout<T: CloseTimer, R>(
             return Poll::Ready(v);
         }
         if Pin::new(&mut sleep).poll(cx).is_ready() {
-            return Poll::Ready(Err(Error::Timeout));
+            return Poll::Ready(Err(Error::Timeout(kind)));
         }
         Poll::Pending
     })
@@ -130,49 +151,116 @@ pub(crate) struct Driver<IO, T> {
 }
 
 /// What the reading side remembers between polls.
-pub(crate) struct ReadState<T: CloseTimer> {
+pub(crate) struct ReadState<T: AsyncTimer> {
     /// The stream ended (close delivered, error, or timeout): only `None` follows.
     pub(crate) done: bool,
     /// `None` was returned.
     pub(crate) ended: bool,
-    /// Bounds the wait for the peer's close (and for the last flush), started when
-    /// our close was queued.
-    deadline: Option<T::Sleep>,
+    /// The core's clock, while it has one.
+    clock: Option<Clock<T>>,
+    /// Bounds the last writes once the stream ended (the close echo, an error's
+    /// close frame, the shutdown).
+    finish_deadline: Option<T::Sleep>,
 }
 
-impl<T: CloseTimer> core::fmt::Debug for ReadState<T> {
+/// The time the reading side gives the core: `origin` is the core's
+/// [`Instant::ZERO`]; `sleep` wakes the reader at the core's next deadline.
+struct Clock<T: AsyncTimer> {
+    origin: std::time::Instant,
+    /// The sleep, when it completes, and the core's deadline it was set for.
+    sleep: Option<(T::Sleep, std::time::Instant, Instant)>,
+}
+
+impl<T: AsyncTimer> core::fmt::Debug for ReadState<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ReadState")
             .field("done", &self.done)
             .field("ended", &self.ended)
-            .field("deadline", &self.deadline.is_some())
+            .field(
+                "deadline",
+                &self
+                    .clock
+                    .as_ref()
+                    .and_then(|c| c.sleep.as_ref().map(|s| s.2)),
+            )
             .finish()
     }
 }
 
-impl<T: CloseTimer> Default for ReadState<T> {
+impl<T: AsyncTimer> Default for ReadState<T> {
     fn default() -> Self {
         Self {
             done: false,
             ended: false,
-            deadline: None,
+            clock: None,
+            finish_deadline: None,
         }
     }
 }
 
-impl<T: CloseTimer> ReadState<T> {
-    /// Starts the close deadline if there is a timer and a timeout, once.
-    fn start_deadline(&mut self, timeout: Option<Duration>, timer: Option<&T>) {
-        if self.deadline.is_none()
-            && let (Some(timeout), Some(timer)) = (timeout, timer)
-        {
-            self.deadline = Some(timer.sleep(timeout));
+impl<T: AsyncTimer> ReadState<T> {
+    /// Gives `core` the time and sets the sleep to its next deadline; `true` if
+    /// that changed something the read loop must look at (a timer fired: an error
+    /// to deliver, a ping to write). Registers `cx` for the deadline otherwise.
+    fn run_timers(&mut self, core: &mut StreamCore, timer: &T, cx: &mut Context<'_>) -> bool {
+        // A sleep that completes before the core agrees its deadline passed (a
+        // coarser runtime clock) is moved and polled again, a bounded number of times.
+        for _ in 0..4 {
+            let now = timer.now();
+            let clock = self.clock.get_or_insert_with(|| Clock {
+                origin: now,
+                sleep: None,
+            });
+            let since = Instant::from_duration(now.saturating_duration_since(clock.origin));
+            let (queued, state) = (core.output_len(), core.state());
+            core.handle_timeout(since);
+            // A timer that fires closes the connection; the keepalive queues a ping.
+            if core.output_len() > queued || core.state() != state {
+                return true;
+            }
+            let Some(deadline) = core.poll_timeout() else {
+                clock.sleep = None;
+                return false;
+            };
+            let at = clock.origin + deadline.duration_since_origin();
+            let (sleep, _, _) = match &mut clock.sleep {
+                Some(armed) => {
+                    if armed.2 != deadline {
+                        timer.reset(&mut armed.0, at);
+                        (armed.1, armed.2) = (at, deadline);
+                    }
+                    armed
+                }
+                None => clock.sleep.insert((timer.sleep_until(at), at, deadline)),
+            };
+            if Pin::new(sleep).poll(cx).is_pending() {
+                return false;
+            }
+            // Fired before the core saw its deadline pass: move it a little later
+            // and give the core the new time.
+            let later = at.max(timer.now()) + Duration::from_millis(1);
+            if let Some(armed) = &mut clock.sleep {
+                timer.reset(&mut armed.0, later);
+                armed.1 = later;
+            }
         }
+        false
     }
 
-    /// Polls the close deadline (registering the waker): `true` once it expired.
-    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> bool {
-        match &mut self.deadline {
+    /// Bounds the last writes by the close timeout (started once); `true` once it
+    /// expired.
+    fn finish_expired(
+        &mut self,
+        timeout: Option<Duration>,
+        timer: Option<&T>,
+        cx: &mut Context<'_>,
+    ) -> bool {
+        if self.finish_deadline.is_none()
+            && let (Some(timeout), Some(timer)) = (timeout, timer)
+        {
+            self.finish_deadline = Some(timer.sleep(timeout));
+        }
+        match &mut self.finish_deadline {
             Some(sleep) => Pin::new(sleep).poll(cx).is_ready(),
             None => false,
         }
@@ -213,7 +301,7 @@ fn poll_write_some<IO: PollIo>(
     Poll::Ready(Ok(()))
 }
 
-impl<IO: PollIo, T: CloseTimer> Driver<IO, T> {
+impl<IO: PollIo, T: AsyncTimer> Driver<IO, T> {
     /// Writes all queued output, each batch in one write call (many messages
     /// queued before a flush go out together), then flushes the socket.
     pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -287,12 +375,12 @@ impl<IO: PollIo, T: CloseTimer> Driver<IO, T> {
             }
         });
         if written.is_ready() {
-            rs.deadline = None;
+            rs.finish_deadline = None;
             return Poll::Ready(());
         }
-        rs.start_deadline(self.core.config().close_timeout, self.timer.as_ref());
-        if rs.poll_deadline(cx) {
-            rs.deadline = None;
+        let limit = self.core.config().protocol.close_timeout;
+        if rs.finish_expired(limit, self.timer.as_ref(), cx) {
+            rs.finish_deadline = None;
             self.shut_down = true; // give up; dropping the socket closes it
             return Poll::Ready(());
         }
@@ -335,24 +423,33 @@ impl<IO: PollIo, T: CloseTimer> Driver<IO, T> {
                 rs.done = true;
                 continue;
             }
-            if self.core.close_deadline_needed() {
-                rs.start_deadline(self.core.config().close_timeout, self.timer.as_ref());
-                if rs.poll_deadline(cx) {
-                    return Poll::Ready(Some(Err(self.fail(rs, Error::Timeout))));
-                }
-            }
             match with_write_cx(cx, write_waker, |wcx| self.poll_write_out(wcx)) {
                 Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(self.fail(rs, e.into())))),
                 // Replies wait for the socket: stop reading while they pile up.
-                Poll::Pending if self.core.write_buffer_full() => return self.pending(rs, cx),
+                Poll::Pending if self.core.write_buffer_full() => {
+                    if self.run_timers(rs, cx, write_waker) {
+                        continue;
+                    }
+                    return Poll::Pending;
+                }
                 _ => {}
+            }
+            // A peer that never lets the socket run dry still meets the deadlines
+            // (all input is parsed at this point).
+            if self.deadline_passed(rs) && self.run_timers(rs, cx, write_waker) {
+                continue;
             }
             let chunk = self.core.read_size();
             let buf = self.core.prepare_read();
             match self.io.poll_read_into(cx, buf, chunk) {
                 Poll::Pending => {
                     self.core.release_idle_buffers();
-                    return self.pending(rs, cx);
+                    // All input is parsed: the core's view of what arrived is
+                    // current, so its timers may run.
+                    if self.run_timers(rs, cx, write_waker) {
+                        continue;
+                    }
+                    return Poll::Pending;
                 }
                 Poll::Ready(Ok(0)) => self.core.receive_eof(),
                 Poll::Ready(Ok(n)) => self.core.read_done(n),
@@ -368,16 +465,38 @@ impl<IO: PollIo, T: CloseTimer> Driver<IO, T> {
         error
     }
 
-    /// Returns `Pending`, unless the close deadline expired.
-    fn pending(
+    /// Whether the core's next deadline passed (checked against the clock, not by
+    /// polling the sleep).
+    fn deadline_passed(&self, rs: &ReadState<T>) -> bool {
+        match (&self.timer, &rs.clock) {
+            (
+                Some(timer),
+                Some(Clock {
+                    sleep: Some((_, at, _)),
+                    ..
+                }),
+            ) => timer.now() >= *at,
+            _ => false,
+        }
+    }
+
+    /// Gives the core the time if there is a timer; `true` if a timer fired. What
+    /// it queued (a keepalive ping, the close frame of a timeout) is written at once,
+    /// best effort, like the replies to received frames.
+    fn run_timers(
         &mut self,
         rs: &mut ReadState<T>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Message, Error>>> {
-        if self.core.close_deadline_needed() && rs.poll_deadline(cx) {
-            return Poll::Ready(Some(Err(self.fail(rs, Error::Timeout))));
+        write_waker: Option<&Waker>,
+    ) -> bool {
+        let fired = match &self.timer {
+            Some(timer) => rs.run_timers(&mut self.core, timer, cx),
+            None => false,
+        };
+        if fired {
+            let _ = with_write_cx(cx, write_waker, |wcx| self.poll_write_out(wcx));
         }
-        Poll::Pending
+        fired
     }
 }
 
@@ -396,13 +515,13 @@ fn with_write_cx<R>(
 /// A WebSocket stream over a [`PollIo`], after the opening handshake: what the
 /// adapters' `WebSocketStream` wraps.
 #[derive(Debug)]
-pub struct PollStream<IO, T: CloseTimer> {
+pub struct PollStream<IO, T: AsyncTimer> {
     driver: Driver<IO, T>,
     read: ReadState<T>,
     info: Info,
 }
 
-impl<IO, T: CloseTimer> PollStream<IO, T> {
+impl<IO, T: AsyncTimer> PollStream<IO, T> {
     /// A stream over `io` for the open `conn`, with `timer` for the close timeout.
     pub fn new(
         io: IO,
@@ -506,7 +625,7 @@ impl<IO, T: CloseTimer> PollStream<IO, T> {
     }
 }
 
-impl<IO: PollIo, T: CloseTimer> PollStream<IO, T> {
+impl<IO: PollIo, T: AsyncTimer> PollStream<IO, T> {
     /// `Stream::poll_next`: the next message.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         self.driver.poll_recv(&mut self.read, cx, None)
@@ -624,9 +743,9 @@ impl<IO: PollIo, T: CloseTimer> PollStream<IO, T> {
     ///
     /// [`Error::Timeout`], [`Error::Io`], [`Error::Protocol`].
     pub async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
-        let limit = self.driver.core.config().close_timeout;
+        let limit = self.driver.core.config().protocol.close_timeout;
         let timer = self.driver.timer.clone();
-        let result = timeout(timer.as_ref(), limit, self.close_inner(frame)).await;
+        let result = timeout(timer.as_ref(), limit, Timer::Close, self.close_inner(frame)).await;
         self.read.done = true;
         // The handshake is over, failed, or timed out: end the write side too.
         let _ = poll_fn(|cx| self.driver.poll_shutdown(cx)).await;
@@ -721,29 +840,34 @@ pub async fn server_handshake<IO, T, F, D>(
 ) -> Result<(Connection, Box<Request>), Error>
 where
     IO: PollIo,
-    T: CloseTimer,
+    T: AsyncTimer,
     F: AsyncFnOnce(&Request) -> D,
     D: Into<Decision>,
 {
-    timeout(timer, config.handshake_timeout, async {
-        let mut hs = ServerHandshake::new(config);
-        let refusal = 'refused: {
-            let request = loop {
-                match hs.next_request() {
-                    Ok(Some(request)) => break request,
-                    Ok(None) => read_more(io, &mut hs, config.read_chunk).await?,
-                    Err(refusal) => break 'refused refusal,
+    timeout(
+        timer,
+        config.protocol.handshake_timeout,
+        Timer::Handshake,
+        async {
+            let mut hs = ServerHandshake::new(config);
+            let refusal = 'refused: {
+                let request = loop {
+                    match hs.next_request() {
+                        Ok(Some(request)) => break request,
+                        Ok(None) => read_more(io, &mut hs, config.read_chunk).await?,
+                        Err(refusal) => break 'refused refusal,
+                    }
+                };
+                if let Err(refusal) = hs.decide(callback(&request).await.into()) {
+                    break 'refused refusal;
                 }
+                write_output(io, &mut hs).await?;
+                return Ok((hs.into_connection()?, request));
             };
-            if let Err(refusal) = hs.decide(callback(&request).await.into()) {
-                break 'refused refusal;
-            }
-            write_output(io, &mut hs).await?;
-            return Ok((hs.into_connection()?, request));
-        };
-        answer_and_shutdown(io, &refusal.answer).await;
-        Err(refusal.error)
-    })
+            answer_and_shutdown(io, &refusal.answer).await;
+            Err(refusal.error)
+        },
+    )
     .await
 }
 
@@ -759,29 +883,34 @@ pub const MAX_REJECT_BODY: usize = Limits::DEFAULT_MAX_HEADER_BYTES;
 ///
 /// As the adapters' `client_async_with`: [`Error::Rejected`] (with the start of
 /// the body), [`Error::Handshake`], [`Error::Timeout`], [`Error::Io`].
-pub async fn client_handshake<IO: PollIo, T: CloseTimer>(
+pub async fn client_handshake<IO: PollIo, T: AsyncTimer>(
     io: &mut IO,
     url: &Url,
     options: &ClientOptions,
     timer: Option<&T>,
 ) -> Result<(Connection, Response), Error> {
-    timeout(timer, options.config.handshake_timeout, async {
-        let mut hs = ClientHandshake::new(url, options, MAX_REJECT_BODY)?;
-        write_output(io, &mut hs).await?;
-        loop {
-            if let Some(outcome) = hs.next_response() {
-                return outcome;
+    timeout(
+        timer,
+        options.config.protocol.handshake_timeout,
+        Timer::Handshake,
+        async {
+            let mut hs = ClientHandshake::new(url, options, MAX_REJECT_BODY)?;
+            write_output(io, &mut hs).await?;
+            loop {
+                if let Some(outcome) = hs.next_response() {
+                    return outcome;
+                }
+                if let Err(e) = read_more(io, &mut hs, options.config.read_chunk).await {
+                    return Err(hs.read_failed(e.into()));
+                }
             }
-            if let Err(e) = read_more(io, &mut hs, options.config.read_chunk).await {
-                return Err(hs.read_failed(e.into()));
-            }
-        }
-    })
+        },
+    )
     .await
 }
 
 /// The stream a client handshake gives, and the answer.
-pub fn client_stream<IO, T: CloseTimer>(
+pub fn client_stream<IO, T: AsyncTimer>(
     io: IO,
     conn: Connection,
     response: Response,
@@ -796,7 +925,7 @@ pub fn client_stream<IO, T: CloseTimer>(
 }
 
 /// The stream a server handshake gives.
-pub fn server_stream<IO, T: CloseTimer>(
+pub fn server_stream<IO, T: AsyncTimer>(
     io: IO,
     conn: Connection,
     request: Box<Request>,

@@ -160,17 +160,22 @@ async fn connect_over(
 ) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
     let parsed = parse_url(url)?;
     let options = options.assembled();
-    timeout(Some(&TokioTimer), options.config.handshake_timeout, async {
-        let mut io = TokioIo(transport::open(url, &parsed, tls).await?);
-        let handshake = Box::pin(poll::client_handshake(
-            &mut io,
-            &parsed,
-            &options,
-            None::<&TokioTimer>,
-        ));
-        let (conn, response) = handshake.await?;
-        Ok(client_stream(io, conn, response, options.config))
-    })
+    timeout(
+        Some(&TokioTimer),
+        options.config.protocol.handshake_timeout,
+        ferrosocket_io::Timer::Handshake,
+        async {
+            let mut io = TokioIo(transport::open(url, &parsed, tls).await?);
+            let handshake = Box::pin(poll::client_handshake(
+                &mut io,
+                &parsed,
+                &options,
+                None::<&TokioTimer>,
+            ));
+            let (conn, response) = handshake.await?;
+            Ok(client_stream(io, conn, response, options.config))
+        },
+    )
     .await
 }
 

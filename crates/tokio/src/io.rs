@@ -1,14 +1,13 @@
 //! The tokio glue of the shared driver: [`PollIo`] for a tokio socket and
-//! [`CloseTimer`] with tokio's sleep.
+//! [`AsyncTimer`] with tokio's sleep.
 
 use std::future::Future;
 use std::io;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::BytesMut;
-use ferrosocket_io::poll::{CloseTimer, PollIo};
+use ferrosocket_io::poll::{AsyncTimer, PollIo};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 /// A tokio socket, as the driver polls it.
@@ -52,10 +51,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PollIo for TokioIo<S> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TokioTimer;
 
-impl CloseTimer for TokioTimer {
+impl AsyncTimer for TokioTimer {
     type Sleep = Pin<Box<tokio::time::Sleep>>;
 
-    fn sleep(&self, duration: Duration) -> Self::Sleep {
-        Box::pin(tokio::time::sleep(duration))
+    // tokio's clock, so that tests with a paused clock drive the timers too.
+    fn now(&self) -> std::time::Instant {
+        tokio::time::Instant::now().into_std()
+    }
+
+    fn sleep_until(&self, deadline: std::time::Instant) -> Self::Sleep {
+        Box::pin(tokio::time::sleep_until(deadline.into()))
+    }
+
+    fn reset(&self, sleep: &mut Self::Sleep, deadline: std::time::Instant) {
+        sleep.as_mut().reset(deadline.into());
     }
 }

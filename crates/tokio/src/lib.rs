@@ -129,7 +129,9 @@ pub use stream::{ReadHalf, ReuniteError, WebSocketStream, WriteHalf};
 pub use tokio_rustls::{self, rustls};
 pub use transport::MaybeTlsStream;
 
-pub use ferrosocket_io::{ClientOptions, Decision, Error, Message, Response, StreamConfig};
+pub use ferrosocket_io::{
+    ClientOptions, Decision, Error, Keepalive, Message, Response, StreamConfig, Timer,
+};
 pub use ferrosocket_proto as proto;
 #[cfg(feature = "deflate")]
 pub use ferrosocket_proto::deflate::DeflateConfig;

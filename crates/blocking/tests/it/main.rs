@@ -7,12 +7,14 @@ use std::time::{Duration, Instant};
 
 use ferrosocket_blocking::{
     Accept, ClientOptions, CloseCode, CloseFrame, Decision, Error, Message, OpCode, Reject,
-    StreamConfig, WebSocketStream, accept, accept_with, accept_with_config, connect, connect_with,
+    StreamConfig, Timer, WebSocketStream, accept, accept_with, accept_with_config, connect,
+    connect_with,
 };
 
 #[cfg(feature = "tls")]
 #[path = "../../../tokio/tests/certs/test_ca.rs"]
 mod test_ca;
+mod timers;
 mod transport;
 
 #[cfg(feature = "tls")]
@@ -229,7 +231,7 @@ fn trickling_handshake_times_out() {
         let start = Instant::now();
         let result = accept_with_config(socket, config, |_| Decision::Accept(Accept::new()));
         assert!(
-            matches!(result, Err(Error::Timeout)),
+            matches!(result, Err(Error::Timeout(Timer::Handshake))),
             "{:?}",
             result.map(|_| ())
         );
@@ -254,7 +256,7 @@ fn close_times_out_on_silent_peer() {
         let config = StreamConfig::default().close_timeout(Some(Duration::from_millis(200)));
         let mut ws = accept_with_config(socket, config, |_| Decision::Accept(Accept::new()))?;
         let start = Instant::now();
-        assert!(matches!(ws.close(None), Err(Error::Timeout)));
+        assert!(matches!(ws.close(None), Err(Error::Timeout(Timer::Close))));
         assert!(start.elapsed() < Duration::from_secs(2));
         Ok(())
     });

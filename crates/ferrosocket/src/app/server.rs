@@ -301,7 +301,7 @@ impl Server {
                         let server = self.clone();
                         let start = listener.start(socket);
                         tasks.spawn(async move {
-                            let limit = server.inner.config.handshake_timeout;
+                            let limit = server.inner.config.protocol.handshake_timeout;
                             let started = match limit {
                                 Some(limit) => tokio::time::timeout(limit, start)
                                     .await
@@ -323,6 +323,7 @@ impl Server {
         let grace = self
             .inner
             .config
+            .protocol
             .close_timeout
             .unwrap_or(Duration::from_secs(5))
             + Duration::from_secs(1);
@@ -376,7 +377,7 @@ impl Server {
         let (buf, request) = loop {
             // The first head within the handshake timeout; a kept connection's
             // next one within that or KEEP_ALIVE_IDLE, and not past shutdown.
-            let limit = match (first, inner.config.handshake_timeout) {
+            let limit = match (first, inner.config.protocol.handshake_timeout) {
                 (true, limit) => limit,
                 (false, limit) => Some(limit.unwrap_or(KEEP_ALIVE_IDLE)),
             };

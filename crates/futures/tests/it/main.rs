@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ferrosocket_futures::{
     Accept, ClientOptions, CloseCode, CloseFrame, Decision, Error, Message, OpCode, Reject,
-    Request, Response, StreamConfig, WebSocketStream,
+    Request, Response, StreamConfig, WebSocketStream, proto::Timer,
 };
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_util::future::join;
@@ -17,6 +17,7 @@ use futures_util::{AsyncReadExt, AsyncWriteExt, SinkExt, StreamExt};
 #[cfg(feature = "tls")]
 #[path = "../../../tokio/tests/certs/test_ca.rs"]
 mod test_ca;
+mod timers;
 mod transport;
 
 #[cfg(feature = "tls")]
@@ -454,7 +455,7 @@ async fn trickling_handshake_times_out<R: Rt>() {
         let start = Instant::now();
         let result = R::accept(tcp, config, Accept::new().into()).await;
         assert!(
-            matches!(result, Err(Error::Timeout)),
+            matches!(result, Err(Error::Timeout(Timer::Handshake))),
             "{:?}",
             result.map(|_| ())
         );
@@ -480,7 +481,10 @@ async fn close_times_out_on_silent_peer<R: Rt>() {
         let config = StreamConfig::default().close_timeout(Some(Duration::from_millis(200)));
         let mut ws = R::accept(tcp, config, Accept::new().into()).await.unwrap();
         let start = Instant::now();
-        assert!(matches!(ws.close(None).await, Err(Error::Timeout)));
+        assert!(matches!(
+            ws.close(None).await,
+            Err(Error::Timeout(Timer::Close))
+        ));
         assert!(start.elapsed() < Duration::from_secs(2));
     };
     let client = async {

@@ -15,7 +15,7 @@ use std::task::Wake;
 
 use ferrosocket_proto::handshake::Request;
 
-use super::{CloseTimer, Driver, Info, PollIo, PollStream, ReadState, send_fragments};
+use super::{AsyncTimer, Driver, Info, PollIo, PollStream, ReadState, send_fragments};
 use crate::{Error, Message, Response};
 use ferrosocket_proto::{CloseFrame, OpCode, State};
 
@@ -72,7 +72,7 @@ impl Wake for WriteWakers {
     }
 }
 
-pub(super) fn split<IO, T: CloseTimer>(
+pub(super) fn split<IO, T: AsyncTimer>(
     driver: Driver<IO, T>,
     read: ReadState<T>,
     info: Info,
@@ -95,7 +95,7 @@ pub(super) fn split<IO, T: CloseTimer>(
 
 /// The reading half of a split [`PollStream`]; it also times the closing
 /// handshake and shuts the socket down after the close.
-pub struct PollReadHalf<IO, T: CloseTimer> {
+pub struct PollReadHalf<IO, T: AsyncTimer> {
     shared: Arc<Shared<IO, T>>,
     read: ReadState<T>,
 }
@@ -105,7 +105,7 @@ pub struct PollWriteHalf<IO, T> {
     shared: Arc<Shared<IO, T>>,
 }
 
-impl<IO, T: CloseTimer> fmt::Debug for PollReadHalf<IO, T> {
+impl<IO, T: AsyncTimer> fmt::Debug for PollReadHalf<IO, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReadHalf").finish_non_exhaustive()
     }
@@ -117,7 +117,7 @@ impl<IO, T> fmt::Debug for PollWriteHalf<IO, T> {
     }
 }
 
-impl<IO, T: CloseTimer> PollReadHalf<IO, T> {
+impl<IO, T: AsyncTimer> PollReadHalf<IO, T> {
     /// The client's opening request (server side).
     pub fn request(&self) -> Option<&Request> {
         self.shared.info.request.as_deref()
@@ -168,7 +168,7 @@ impl<IO, T: CloseTimer> PollReadHalf<IO, T> {
     }
 }
 
-impl<IO: PollIo, T: CloseTimer> PollReadHalf<IO, T> {
+impl<IO: PollIo, T: AsyncTimer> PollReadHalf<IO, T> {
     /// `Stream::poll_next`: the next message.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         let shared = &*self.shared;
@@ -190,7 +190,7 @@ impl<IO, T> PollWriteHalf<IO, T> {
     }
 }
 
-impl<IO: PollIo, T: CloseTimer> PollWriteHalf<IO, T> {
+impl<IO: PollIo, T: AsyncTimer> PollWriteHalf<IO, T> {
     /// Runs `f` on the locked driver with a context for write readiness.
     fn with_driver<R>(
         &self,

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ferrosocket_tokio::{CloseCode, CloseFrame, Error, Message, State, StreamConfig};
+use ferrosocket_tokio::{CloseCode, CloseFrame, Error, Message, State, StreamConfig, Timer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{duplex_pair, raw_server, read_to_end, within};
@@ -73,7 +73,10 @@ async fn close_times_out_when_the_peer_never_answers() {
     let started = Instant::now();
     let result = within(server.close(None)).await;
     let elapsed = started.elapsed();
-    assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+    assert!(
+        matches!(result, Err(Error::Timeout(Timer::Close))),
+        "{result:?}"
+    );
     assert!(elapsed >= Duration::from_millis(190), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
     assert!(within(server.recv()).await.is_none());
@@ -87,7 +90,7 @@ async fn recv_after_sending_close_is_bounded_too() {
     server.send(Message::Close(None)).await.unwrap();
     assert!(matches!(
         within(server.recv()).await,
-        Some(Err(Error::Timeout))
+        Some(Err(Error::Timeout(Timer::Close)))
     ));
     assert!(within(server.recv()).await.is_none());
     drop(client);

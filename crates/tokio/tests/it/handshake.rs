@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferrosocket_tokio::{
-    Accept, ClientOptions, Decision, Error, Message, Reject, Request, StreamConfig, accept,
+    Accept, ClientOptions, Decision, Error, Message, Reject, Request, StreamConfig, Timer, accept,
     accept_with, accept_with_config, client_async_with, connect_with,
 };
 use tokio::io::AsyncWriteExt;
@@ -166,7 +166,10 @@ async fn trickling_peer_is_dropped_at_the_handshake_timeout() {
         }
         false
     });
-    assert!(matches!(within(server).await.unwrap(), Err(Error::Timeout)));
+    assert!(matches!(
+        within(server).await.unwrap(),
+        Err(Error::Timeout(Timer::Handshake))
+    ));
     let elapsed = started.elapsed();
     assert!(elapsed >= Duration::from_millis(190), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
@@ -179,7 +182,7 @@ async fn silent_server_times_the_client_out() {
     let options = ClientOptions::new()
         .config(StreamConfig::default().handshake_timeout(Some(Duration::from_millis(100))));
     let result = within(client_async_with("ws://localhost/", a, options)).await;
-    assert!(matches!(result, Err(Error::Timeout)));
+    assert!(matches!(result, Err(Error::Timeout(Timer::Handshake))));
 }
 
 #[tokio::test]

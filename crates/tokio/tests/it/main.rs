@@ -10,6 +10,7 @@ mod split;
 #[cfg(feature = "tls")]
 #[path = "../certs/test_ca.rs"]
 mod test_ca;
+mod timers;
 mod transport;
 
 #[cfg(feature = "tls")]
