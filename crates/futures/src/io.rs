@@ -9,11 +9,30 @@ use ferrosocket_io::poll::PollIo;
 use ferrosocket_io::read_into_spare;
 use futures_io::{AsyncRead, AsyncWrite};
 
-/// A futures-io socket, as the driver polls it.
+/// A futures-io socket, as the engine's driver polls it (the `IO` of
+/// [`WebSocketStream`](crate::WebSocketStream)).
 #[derive(Debug)]
-pub(crate) struct FuturesIo<S>(pub(crate) S);
+pub struct FuturesIo<S>(pub S);
 
 impl<S: AsyncRead + AsyncWrite + Unpin> PollIo for FuturesIo<S> {
+    type Socket = S;
+
+    fn from_socket(socket: S) -> Self {
+        Self(socket)
+    }
+
+    fn socket(&self) -> &S {
+        &self.0
+    }
+
+    fn socket_mut(&mut self) -> &mut S {
+        &mut self.0
+    }
+
+    fn into_socket(self) -> S {
+        self.0
+    }
+
     /// `AsyncRead::poll_read` needs an initialized slice: at most `chunk`
     /// ([`StreamConfig::read_chunk`], 8 KiB by default) bytes are zeroed per poll,
     /// never the whole (possibly large) buffer.

@@ -109,6 +109,7 @@ mod timer;
 mod transport;
 
 pub use handshake::{accept, accept_with, accept_with_config, client_async, client_async_with};
+pub use io::FuturesIo;
 #[cfg(feature = "async-std")]
 pub use runtime::async_std;
 #[cfg(feature = "smol")]

@@ -53,10 +53,11 @@ use ferrosocket_proto::{
     Config, Connection, Delivery, Event, LocalError, ProtocolError, State, Utf8Bytes, WsError,
 };
 pub use ferrosocket_proto::{Keepalive, Timer};
+pub use stream::{ReadHalf, ReuniteError, WebSocketStream, WriteHalf};
 
 mod handshake;
-mod macros;
 pub mod poll;
+mod stream;
 #[cfg(feature = "tls")]
 pub mod tls;
 

@@ -31,7 +31,26 @@ pub use split::{PollReadHalf, PollWriteHalf};
 
 /// A socket, as the driver polls it. Adapters implement it on a newtype over their
 /// runtime's `AsyncRead + AsyncWrite`.
-pub trait PollIo {
+pub trait PollIo: Unpin {
+    /// The socket the user sees (what the newtype wraps).
+    type Socket;
+
+    /// Wraps `socket`.
+    fn from_socket(socket: Self::Socket) -> Self
+    where
+        Self: Sized;
+
+    /// The socket.
+    fn socket(&self) -> &Self::Socket;
+
+    /// The socket, mutably.
+    fn socket_mut(&mut self) -> &mut Self::Socket;
+
+    /// The socket, unwrapped.
+    fn into_socket(self) -> Self::Socket
+    where
+        Self: Sized;
+
     /// Reads into the spare capacity of `buf` (appending), returning the bytes read
     /// (0: EOF). Readers that need an initialized slice use
     /// [`read_into_spare`](super::read_into_spare) with `chunk`
@@ -72,9 +91,19 @@ pub trait PollIo {
 /// gives the core the time ([`StreamCore::handle_timeout`]) and sleeps until the
 /// core's next deadline ([`StreamCore::poll_timeout`]) with one sleep per stream,
 /// moved (not recreated) when the deadline moves.
-pub trait AsyncTimer: Clone {
+pub trait AsyncTimer: Clone + Unpin {
     /// The sleep future; polling it after it completed must complete again.
     type Sleep: Future<Output = ()> + Unpin;
+
+    /// The timer a stream built without one
+    /// ([`WebSocketStream::from_raw_socket`](crate::WebSocketStream::from_raw_socket))
+    /// gets: the runtime's own, or `None` where there is no runtime to ask.
+    fn ambient() -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
 
     /// The current time. The default is the system's monotonic clock; runtimes with
     /// a clock of their own (tokio's, which tests can pause) return theirs.

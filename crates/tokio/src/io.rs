@@ -10,11 +10,30 @@ use bytes::BytesMut;
 use ferrosocket_io::poll::{AsyncTimer, PollIo};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
-/// A tokio socket, as the driver polls it.
+/// A tokio socket, as the engine's driver polls it (the `IO` of
+/// [`WebSocketStream`](crate::WebSocketStream)).
 #[derive(Debug)]
-pub(crate) struct TokioIo<S>(pub(crate) S);
+pub struct TokioIo<S>(pub S);
 
 impl<S: AsyncRead + AsyncWrite + Unpin> PollIo for TokioIo<S> {
+    type Socket = S;
+
+    fn from_socket(socket: S) -> Self {
+        Self(socket)
+    }
+
+    fn socket(&self) -> &S {
+        &self.0
+    }
+
+    fn socket_mut(&mut self) -> &mut S {
+        &mut self.0
+    }
+
+    fn into_socket(self) -> S {
+        self.0
+    }
+
     fn poll_read_into(
         &mut self,
         cx: &mut Context<'_>,
@@ -47,12 +66,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PollIo for TokioIo<S> {
     }
 }
 
-/// tokio's timer (needs the time driver: `enable_time`).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct TokioTimer;
+/// tokio's timer (needs the time driver: `enable_time`), the `T` of
+/// [`WebSocketStream`](crate::WebSocketStream).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioTimer;
 
 impl AsyncTimer for TokioTimer {
     type Sleep = Pin<Box<tokio::time::Sleep>>;
+
+    fn ambient() -> Option<Self> {
+        Some(Self)
+    }
 
     // tokio's clock, so that tests with a paused clock drive the timers too.
     fn now(&self) -> std::time::Instant {

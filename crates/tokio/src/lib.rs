@@ -124,6 +124,7 @@ pub use handshake::connect_tls_with;
 pub use handshake::{
     accept, accept_with, accept_with_config, client_async, client_async_with, connect, connect_with,
 };
+pub use io::{TokioIo, TokioTimer};
 pub use stream::{ReadHalf, ReuniteError, WebSocketStream, WriteHalf};
 #[cfg(feature = "tls")]
 pub use tokio_rustls::{self, rustls};

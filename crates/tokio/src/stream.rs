@@ -2,27 +2,21 @@
 //! any `AsyncRead + AsyncWrite`, the shared driver of
 //! [`ferrosocket_io::poll`] over [`TokioIo`].
 
-use tokio::io::{AsyncRead, AsyncWrite};
-
 use crate::io::{TokioIo, TokioTimer};
 
-ferrosocket_io::__poll_adapter_types! {
-    io = TokioIo,
-    timer = TokioTimer,
-    raw_timer = Some(TokioTimer),
-    bounds = { AsyncRead + AsyncWrite + Unpin },
-    connect_docs = {
-        /// (server), [`connect`](crate::connect) / [`client_async`](crate::client_async)
-    },
-    close_docs = {
-        /// [`StreamConfig::close_timeout`]: [`Error::Timeout`] if the peer does not answer
-    },
-    split_docs = {
-        /// (The socket is not split with `tokio::io::split`: reads go straight into the
-        /// core's buffer, which needs the core's lock anyway.)
-    },
-    timer_docs = {},
-}
+/// A WebSocket connection over a tokio socket `S`, after the opening handshake: the
+/// engine's [`ferrosocket_io::WebSocketStream`] (see there for every method) with
+/// tokio's socket glue and timer.
+pub type WebSocketStream<S> = ferrosocket_io::WebSocketStream<TokioIo<S>, TokioTimer>;
+
+/// The reading half of a split [`WebSocketStream`] ([`ferrosocket_io::ReadHalf`]).
+pub type ReadHalf<S> = ferrosocket_io::ReadHalf<TokioIo<S>, TokioTimer>;
+
+/// The writing half of a split [`WebSocketStream`] ([`ferrosocket_io::WriteHalf`]).
+pub type WriteHalf<S> = ferrosocket_io::WriteHalf<TokioIo<S>, TokioTimer>;
+
+/// Halves of different streams given to `reunite` ([`ferrosocket_io::ReuniteError`]).
+pub type ReuniteError<S> = ferrosocket_io::ReuniteError<TokioIo<S>, TokioTimer>;
 
 #[cfg(test)]
 mod tests {
@@ -31,6 +25,14 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, ReadBuf};
+
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use ferrosocket_io::{Message, StreamConfig};
+    use ferrosocket_proto::Role;
+    use futures_core::Stream;
+    use tokio::io::{AsyncRead, AsyncWrite};
 
     use super::*;
 
