@@ -487,6 +487,10 @@ pub struct StreamCore {
     segments: VecDeque<Bytes>,
     /// Bytes in `segments`.
     segments_len: usize,
+    /// The read buffer's spare room, lent to the adapter by
+    /// [`prepare_read`](Self::prepare_read) (or [`read_buf`](Self::read_buf)) and
+    /// given back to the connection by the next call that needs the input.
+    lent: BytesMut,
 }
 
 impl StreamCore {
@@ -501,6 +505,7 @@ impl StreamCore {
             write_allocation: 0,
             segments: VecDeque::new(),
             segments_len: 0,
+            lent: BytesMut::new(),
             config,
             finished: false,
         }
@@ -513,6 +518,7 @@ impl StreamCore {
 
     /// The connection, for anything this type does not wrap.
     pub fn connection_mut(&mut self) -> &mut Connection {
+        self.take_back_read_buf();
         &mut self.conn
     }
 
@@ -541,6 +547,7 @@ impl StreamCore {
     /// close gives `Err(Error::Io(UnexpectedEof))`. A protocol error gives
     /// `Err(Error::Protocol)` with the close frame queued.
     pub fn next_message(&mut self) -> Option<Result<Message, Error>> {
+        self.take_back_read_buf();
         if self.finished {
             return None;
         }
@@ -593,13 +600,20 @@ impl StreamCore {
     /// Input: the time is now `now` (since an origin the driver picked); fires the
     /// timers that are due (see [`Connection::handle_timeout`]).
     pub fn handle_timeout(&mut self, now: ferrosocket_proto::Instant) {
+        self.take_back_read_buf();
         self.conn.handle_timeout(now);
     }
 
     /// Output: when [`handle_timeout`](Self::handle_timeout) is next due (`None`: no
     /// timer runs).
     pub fn poll_timeout(&self) -> Option<ferrosocket_proto::Instant> {
-        self.conn.poll_timeout()
+        let deadline = self.conn.poll_timeout();
+        if self.lent.is_empty() {
+            deadline
+        } else {
+            // Bytes read but not given back yet: activity to stamp at once.
+            deadline.map(|_| ferrosocket_proto::Instant::ZERO)
+        }
     }
 
     /// Whether the closing phase began: our close frame is queued (or sent), or the
@@ -621,6 +635,7 @@ impl StreamCore {
     /// one read. The room is only reserved: an idle connection gives it back
     /// ([`release_idle_buffers`](Self::release_idle_buffers)).
     pub fn prepare_read(&mut self) -> &mut BytesMut {
+        self.take_back_read_buf();
         let wanted = self
             .conn
             .frame_bytes_wanted()
@@ -630,11 +645,17 @@ impl StreamCore {
         // that brings the end (and the next frame's start) then fits without the
         // buffer moving the whole frame to grow.
         let want = wanted + self.read_size.max(hint);
-        let buf = self.conn.read_buf();
-        if buf.capacity() - buf.len() < want {
-            buf.reserve(want);
+        self.lent = self.conn.lend_read_buf(want);
+        &mut self.lent
+    }
+
+    /// Gives the connection what was read into the buffer
+    /// [`prepare_read`](Self::prepare_read) lent (without a copy), and the room
+    /// left.
+    fn take_back_read_buf(&mut self) {
+        if self.lent.capacity() != 0 {
+            self.conn.receive_buf(core::mem::take(&mut self.lent));
         }
-        buf
     }
 
     /// How many bytes the next read should bring at most, for readers that must
@@ -656,6 +677,7 @@ impl StreamCore {
     /// brought: one that brought at least [`read_size`](Self::read_size) makes the
     /// next one larger, a short one resets it.
     pub fn read_done(&mut self, n: usize) {
+        self.take_back_read_buf();
         self.read_size = if n >= self.read_size {
             (self.read_size * 2).min(self.read_size_max())
         } else {
@@ -676,17 +698,22 @@ impl StreamCore {
 
     /// Bytes the read buffer holds allocated (0 for an idle connection).
     pub fn read_buffer_capacity(&self) -> usize {
-        self.conn.read_buffer_capacity()
+        self.conn.read_buffer_capacity() + self.lent.capacity()
     }
 
-    /// The input buffer: append what the socket read (see
-    /// [`Connection::read_buf`]).
+    /// An empty buffer to append what the socket read to, without the sizing of
+    /// [`prepare_read`](Self::prepare_read): taken in by the next call that needs
+    /// the input (see [`Connection::lend_read_buf`]; the bytes received before are
+    /// not in it).
     pub fn read_buf(&mut self) -> &mut BytesMut {
-        self.conn.read_buf()
+        self.take_back_read_buf();
+        self.lent = self.conn.lend_read_buf(0);
+        &mut self.lent
     }
 
     /// The socket reached EOF.
     pub fn receive_eof(&mut self) {
+        self.take_back_read_buf();
         self.conn.receive_eof();
     }
 
@@ -813,16 +840,16 @@ impl StreamCore {
     /// It also lets the extension free what it can rebuild
     /// ([`release_idle_extension`](Self::release_idle_extension)).
     pub fn release_idle_buffers(&mut self) {
+        self.take_back_read_buf();
         self.conn.release_idle_memory();
         let retain = self.config.read_buffer_retain;
-        let read = self.conn.read_buf();
         if should_release(
-            read.is_empty(),
-            read.capacity(),
+            self.conn.buffered_input_len() == 0,
+            self.conn.read_buffer_capacity(),
             &mut self.read_allocation,
             retain,
         ) {
-            *read = BytesMut::new();
+            self.conn.release_read_buf();
         }
         let output = &self.conn;
         if should_release(
@@ -1104,7 +1131,10 @@ mod tests {
                 .min(wire.len() - at);
             buf.extend_from_slice(&wire[at..at + n]);
             at += n;
-            starts.push(server.read_buf().as_ptr());
+            // Where the buffered input starts: the room lent next begins right
+            // after it.
+            let buffered = server.connection_mut().buffered_input_len();
+            starts.push(server.read_buf().as_ptr() as usize - buffered);
             let mut count = 0;
             while let Some(message) = server.next_message() {
                 message.unwrap();

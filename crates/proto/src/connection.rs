@@ -96,7 +96,8 @@ enum Step {
 /// send. See the [crate documentation](crate) for an example.
 ///
 /// **Receiving.** Hand received bytes to [`receive_data`](Connection::receive_data)
-/// (or read straight into [`read_buf`](Connection::read_buf)), then pull
+/// (or read straight into the buffer [`lend_read_buf`](Connection::lend_read_buf)
+/// lends and give it back with [`receive_buf`](Connection::receive_buf)), then pull
 /// [`next_event`](Connection::next_event) until it returns `None`. Parsing happens
 /// there, lazily. End of file goes to [`receive_eof`](Connection::receive_eof).
 ///
@@ -128,9 +129,6 @@ pub struct Connection {
     send_utf8: Utf8Validator,
     scratch: BytesMut,
     timers: Timers,
-    /// The read buffer's length when events were last pulled: more now means bytes
-    /// arrived (appended through `read_buf`).
-    read_seen: usize,
     /// A timer failed the connection: reported by the next `next_event`.
     timed_out: Option<ProtocolError>,
 }
@@ -203,7 +201,6 @@ impl Connection {
             send_utf8: Utf8Validator::new(),
             scratch: BytesMut::new(),
             timers: Timers::default(),
-            read_seen: 0,
             timed_out: None,
         }
     }
@@ -268,15 +265,55 @@ impl Connection {
         }
     }
 
-    /// The read buffer, for adapters that read from the transport straight into it
-    /// (e.g. tokio's `AsyncReadExt::read_buf`), avoiding the copy of
-    /// [`receive_data`](Connection::receive_data).
+    /// Lends the read buffer's spare room to an adapter that reads from the
+    /// transport straight into memory (tokio's `AsyncReadExt::read_buf`, a `read`
+    /// into spare capacity), saving the copy of
+    /// [`receive_data`](Connection::receive_data): an **empty** buffer with room for
+    /// at least `additional` bytes, split off the end of the read buffer. Append what
+    /// the transport brought, then give it back with
+    /// [`receive_buf`](Connection::receive_buf), which joins it to the read buffer in
+    /// place (no copy: the two halves are adjacent in one allocation).
     ///
-    /// Contract: only **append** received bytes (reserve as you like); never
-    /// remove, reorder or modify the bytes already there (the front may be a frame
-    /// already partly unmasked). Then pull events as after `receive_data`.
-    pub fn read_buf(&mut self) -> &mut BytesMut {
-        &mut self.read
+    /// The bytes received before stay inside the connection (the front of the read
+    /// buffer may be a frame already partly unmasked and checked), so nothing done to
+    /// the lent buffer can change them: truncating, clearing or growing it, dropping
+    /// it, lending twice, or giving back another buffer only decides what counts as
+    /// received next. Anything but the lent buffer given back as lent, appended to,
+    /// costs one copy, nothing more. Reserve room here rather than on the lent buffer:
+    /// growing it moves it to a new allocation.
+    pub fn lend_read_buf(&mut self, additional: usize) -> BytesMut {
+        if self.read.capacity() - self.read.len() < additional {
+            self.read.reserve(additional);
+        }
+        self.read.split_off(self.read.len())
+    }
+
+    /// Appends received bytes held in `buf`: without a copy when `buf` is the buffer
+    /// [`lend_read_buf`](Connection::lend_read_buf) lent (nothing received in
+    /// between), else as [`receive_data`](Connection::receive_data). Nothing is parsed
+    /// until [`next_event`](Connection::next_event). Ignored once no more events can
+    /// come.
+    pub fn receive_buf(&mut self, buf: BytesMut) {
+        if !self.recv_done {
+            self.timers.received |= !buf.is_empty();
+            self.read.unsplit(buf);
+        }
+    }
+
+    /// [`lend_read_buf`](Connection::lend_read_buf), `read` appending to the lent
+    /// buffer, then [`receive_buf`](Connection::receive_buf): for a reader that
+    /// finishes within one call. Returns what `read` returned.
+    pub fn read_into<R>(&mut self, additional: usize, read: impl FnOnce(&mut BytesMut) -> R) -> R {
+        let mut buf = self.lend_read_buf(additional);
+        let result = read(&mut buf);
+        self.receive_buf(buf);
+        result
+    }
+
+    /// Takes over a read buffer wholesale (bytes after a handshake).
+    pub(crate) fn set_read_buf(&mut self, read: BytesMut) {
+        self.timers.received |= !read.is_empty();
+        self.read = read;
     }
 
     /// Bytes of the current frame's payload announced by its header but not
@@ -292,6 +329,14 @@ impl Connection {
     #[must_use]
     pub fn read_buffer_capacity(&self) -> usize {
         self.read.capacity()
+    }
+
+    /// Frees the read buffer's allocation when it holds no received bytes (for a
+    /// driver whose connection went idle); does nothing otherwise.
+    pub fn release_read_buf(&mut self) {
+        if self.read.is_empty() {
+            self.read = BytesMut::new();
+        }
     }
 
     /// Received bytes not yet turned into events (including a partial frame).
@@ -345,18 +390,7 @@ impl Connection {
         if let Some(e) = self.timed_out.take() {
             return Some(Err(e));
         }
-        self.note_input();
-        let event = self.next_event_inner();
-        self.read_seen = self.read.len();
-        event
-    }
-
-    /// Notes bytes appended through `read_buf` since events were last pulled.
-    #[inline]
-    fn note_input(&mut self) {
-        if self.read.len() > self.read_seen {
-            self.timers.received = true;
-        }
+        self.next_event_inner()
     }
 
     #[inline]
@@ -852,8 +886,6 @@ impl Connection {
     /// [`ProtocolError::Timeout`]. A keepalive ping that falls due is queued in the
     /// output: flush it.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.note_input();
-        self.read_seen = self.read.len();
         let first = self.timers.now.is_none();
         self.timers.now = Some(now);
         if self.recv_done || self.state == State::Closed {
@@ -906,7 +938,6 @@ impl Connection {
             return None;
         }
         let unstamped = t.received
-            || self.read.len() > self.read_seen
             || (self.msg.kind.is_some() && t.message_started.is_none())
             || (self.state == State::LocalClosing && t.close_sent.is_none());
         if unstamped {

@@ -141,7 +141,11 @@ impl Utf8Bytes {
     pub fn as_str(&self) -> &str {
         match simdutf8::basic::from_utf8(&self.0) {
             Ok(s) => s,
-            Err(_) => unreachable!("Utf8Bytes holds valid UTF-8 by construction"),
+            // Not taken: every constructor validates and the bytes are immutable
+            // (received text is split off a read buffer no caller can reach). Without
+            // `unsafe` the check cannot be skipped, so rather than a panic the
+            // fallback is the valid prefix.
+            Err(_) => valid_prefix(&self.0),
         }
     }
 
@@ -173,11 +177,17 @@ impl Utf8Bytes {
     #[must_use]
     pub fn into_string(self) -> String {
         let vec = Vec::from(self.0);
-        match String::from_utf8(vec) {
-            Ok(s) => s,
-            Err(_) => unreachable!("Utf8Bytes holds valid UTF-8 by construction"),
-        }
+        // The error is not possible (see `as_str`); lossy rather than a panic.
+        String::from_utf8(vec)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
+}
+
+/// The longest valid UTF-8 prefix of `bytes`.
+#[cold]
+fn valid_prefix(bytes: &[u8]) -> &str {
+    let end = core::str::from_utf8(bytes).map_or_else(|e| e.valid_up_to(), str::len);
+    core::str::from_utf8(&bytes[..end]).unwrap_or_default()
 }
 
 impl fmt::Debug for Utf8Bytes {

@@ -57,6 +57,8 @@ pub struct WsConnection {
     config: Config,
     phase: Phase,
     read: BytesMut,
+    /// What [`read_buf`](WsConnection::read_buf) lent: taken in at the next call.
+    lent: BytesMut,
     out: BytesMut,
     eof: bool,
     rng: Option<Box<dyn RandomSource + Send + Sync>>,
@@ -99,6 +101,7 @@ impl WsConnection {
             config,
             phase,
             read: BytesMut::new(),
+            lent: BytesMut::new(),
             out: BytesMut::new(),
             eof: false,
             rng: None,
@@ -158,6 +161,7 @@ impl WsConnection {
     /// [`Event::Accept`], before pulling the next event (frames are parsed lazily, so
     /// none has been yet). Server: prefer [`accept_with_extension`](Self::accept_with_extension).
     pub fn set_extension(&mut self, extension: impl Extension + Send + Sync + 'static) {
+        self.take_lent();
         match &mut self.phase {
             Phase::Open(conn) => conn.set_extension(Box::new(extension)),
             _ => self.ext = Some(Box::new(extension)),
@@ -182,6 +186,7 @@ impl WsConnection {
 
     /// The inner connection, once open.
     pub fn connection_mut(&mut self) -> Option<&mut Connection> {
+        self.take_lent();
         match &mut self.phase {
             Phase::Open(conn) => Some(conn),
             _ => None,
@@ -191,7 +196,8 @@ impl WsConnection {
     /// The inner connection, once open (the handshake layer is dropped); `None`
     /// before the handshake succeeded or after it failed.
     #[must_use]
-    pub fn into_connection(self) -> Option<Connection> {
+    pub fn into_connection(mut self) -> Option<Connection> {
+        self.take_lent();
         match self.phase {
             Phase::Open(conn) => Some(conn),
             _ => None,
@@ -202,6 +208,7 @@ impl WsConnection {
 
     /// Appends received bytes; see [`Connection::receive_data`].
     pub fn receive_data(&mut self, data: &[u8]) {
+        self.take_lent();
         match &mut self.phase {
             Phase::Open(conn) => conn.receive_data(data),
             Phase::Closed => {}
@@ -209,16 +216,72 @@ impl WsConnection {
         }
     }
 
-    /// The read buffer, with the contract of [`Connection::read_buf`].
-    pub fn read_buf(&mut self) -> &mut BytesMut {
+    /// Lends the read buffer's spare room, empty, for the caller to append received
+    /// bytes to; give it back with [`receive_buf`](WsConnection::receive_buf). See
+    /// [`Connection::lend_read_buf`]: the bytes received before cannot be reached
+    /// through it.
+    pub fn lend_read_buf(&mut self, additional: usize) -> BytesMut {
+        self.take_lent();
         match &mut self.phase {
-            Phase::Open(conn) => conn.read_buf(),
-            _ => &mut self.read,
+            Phase::Open(conn) => conn.lend_read_buf(additional),
+            _ => {
+                if self.read.capacity() - self.read.len() < additional {
+                    self.read.reserve(additional);
+                }
+                self.read.split_off(self.read.len())
+            }
+        }
+    }
+
+    /// Appends the received bytes in `buf` (no copy if it is the buffer
+    /// [`lend_read_buf`](WsConnection::lend_read_buf) lent); see
+    /// [`Connection::receive_buf`].
+    pub fn receive_buf(&mut self, buf: BytesMut) {
+        self.take_lent();
+        self.take_in(buf);
+    }
+
+    fn take_in(&mut self, buf: BytesMut) {
+        match &mut self.phase {
+            Phase::Open(conn) => conn.receive_buf(buf),
+            Phase::Closed => {}
+            _ => self.read.unsplit(buf),
+        }
+    }
+
+    /// [`lend_read_buf`](WsConnection::lend_read_buf), `read` appending to the lent
+    /// buffer, then [`receive_buf`](WsConnection::receive_buf).
+    pub fn read_into<R>(&mut self, additional: usize, read: impl FnOnce(&mut BytesMut) -> R) -> R {
+        let mut buf = self.lend_read_buf(additional);
+        let result = read(&mut buf);
+        self.receive_buf(buf);
+        result
+    }
+
+    /// An **empty** buffer, the read buffer's spare room, for a caller that must
+    /// hold a `&mut BytesMut` to read into: append received bytes to it; they are
+    /// taken in (without a copy) by the next call of any method that reads input
+    /// (`next_event`, `receive_*`, `handle_timeout`, `read_buf` again, ...). The bytes
+    /// received before are never in it, so they cannot be changed through it. Prefer
+    /// [`lend_read_buf`](WsConnection::lend_read_buf) where the buffer can be owned.
+    pub fn read_buf(&mut self) -> &mut BytesMut {
+        self.take_lent();
+        self.lent = self.lend_read_buf(0);
+        &mut self.lent
+    }
+
+    /// Takes in what was appended to the buffer [`read_buf`](WsConnection::read_buf)
+    /// lent.
+    fn take_lent(&mut self) {
+        if self.lent.capacity() != 0 {
+            let lent = core::mem::take(&mut self.lent);
+            self.take_in(lent);
         }
     }
 
     /// The transport reached end of file; see [`Connection::receive_eof`].
     pub fn receive_eof(&mut self) {
+        self.take_lent();
         self.eof = true;
         if let Phase::Open(conn) = &mut self.phase {
             conn.receive_eof();
@@ -232,6 +295,7 @@ impl WsConnection {
 
     /// The next event, `None` when more bytes (or a decision) are needed.
     pub fn next_event(&mut self) -> Option<Result<Event, WsError>> {
+        self.take_lent();
         if core::mem::take(&mut self.timed_out) {
             return Some(Err(WsError::Protocol(ProtocolError::Timeout(
                 Timer::Handshake,
@@ -334,6 +398,7 @@ impl WsConnection {
     /// `WsError::Protocol(ProtocolError::Timeout(Timer::Handshake))`. Once open, the
     /// connection's timers run from here.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.take_lent();
         self.now = Some(now);
         match &mut self.phase {
             Phase::Open(conn) => conn.handle_timeout(now),
@@ -357,6 +422,8 @@ impl WsConnection {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.phase {
+            // Bytes appended to `read_buf` are activity not stamped yet: now.
+            Phase::Open(conn) if !self.lent.is_empty() => conn.poll_timeout().and(self.now),
             Phase::Open(conn) => conn.poll_timeout(),
             Phase::Closed => None,
             _ => Some(self.started? + self.config.handshake_timeout?),
@@ -374,11 +441,13 @@ impl WsConnection {
     fn close_handshake(&mut self) {
         self.phase = Phase::Closed;
         self.read = BytesMut::new();
+        self.lent = BytesMut::new();
     }
 
     /// Switches to the open phase: the handshake's pending output and the bytes
     /// after the header block move into the connection.
     fn open(&mut self) {
+        self.take_lent();
         let rng = self
             .rng
             .take()
@@ -388,7 +457,7 @@ impl WsConnection {
             conn.set_extension(ext);
         }
         *conn.output_buf() = core::mem::take(&mut self.out);
-        *conn.read_buf() = core::mem::take(&mut self.read);
+        conn.set_read_buf(core::mem::take(&mut self.read));
         if self.eof {
             conn.receive_eof();
         }

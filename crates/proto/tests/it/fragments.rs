@@ -31,9 +31,9 @@ fn run(delivery: Delivery) {
         assert_eq!(s.buffered_input_len(), 0);
         assert!(s.buffered_message_len() <= 5);
         assert!(
-            s.read_buf().capacity() <= 2 * chunk.len() + 64,
+            s.read_buffer_capacity() <= 2 * chunk.len() + 64,
             "{}",
-            s.read_buf().capacity()
+            s.read_buffer_capacity()
         );
     }
     s.receive_data(&masked_frag(true, CONT, b"end"));

@@ -258,12 +258,15 @@ fn idle_peer_is_closed_with_1001() {
 }
 
 #[test]
-fn bytes_appended_through_read_buf_count_as_activity() {
+fn bytes_read_into_the_lent_buffer_count_as_activity() {
     let mut clock = Clock::new();
     let mut conn = server_timed(no_timers().idle_timeout(Some(Duration::from_secs(30))));
     clock.set(&mut conn, 0.0);
     // Half a frame header, as an adapter reading straight into the buffer.
-    conn.read_buf().extend_from_slice(&[0x81]);
+    let mut lent = conn.lend_read_buf(64);
+    lent.extend_from_slice(&[0x81]);
+    conn.receive_buf(lent);
+    assert_eq!(conn.poll_timeout(), secs(0.0), "activity to stamp at once");
     clock.set(&mut conn, 10.0);
     assert_eq!(conn.poll_timeout(), secs(40.0));
     // Nothing more: the half frame does not keep it alive.
