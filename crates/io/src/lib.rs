@@ -43,10 +43,9 @@ use core::fmt;
 use core::task::Poll;
 use core::time::Duration;
 
-use bytes::{Buf as _, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use ferrosocket_proto::handshake::HandshakeError;
 use ferrosocket_proto::{CloseCode, CloseFrame, OpCode};
-use std::collections::VecDeque;
 use std::io::IoSlice;
 
 use ferrosocket_proto::{
@@ -328,10 +327,6 @@ pub fn read_into_spare<R: ReadOutcome>(
     result
 }
 
-/// Payloads at least this long are written from the message's own buffer
-/// (vectored write) instead of being copied behind their header.
-const ZERO_COPY_MIN: usize = 8 * 1024;
-
 /// Whether to free a buffer's allocation: it holds no bytes, unless it is a
 /// `BytesMut` of capacity 0 still sharing an `allocation` of at most `retain` bytes
 /// (whose bytes were all split off or consumed): the next use takes that memory
@@ -482,11 +477,6 @@ pub struct StreamCore {
     read_allocation: usize,
     /// The same for the output buffer.
     write_allocation: usize,
-    /// Output ahead of the connection's own: large payloads sent without a copy
-    /// (each after a segment holding its header and what was queued before it).
-    segments: VecDeque<Bytes>,
-    /// Bytes in `segments`.
-    segments_len: usize,
     /// The read buffer's spare room, lent to the adapter by
     /// [`prepare_read`](Self::prepare_read) (or [`read_buf`](Self::read_buf)) and
     /// given back to the connection by the next call that needs the input.
@@ -503,8 +493,6 @@ impl StreamCore {
             last_message_wire_len: 0,
             read_allocation: 0,
             write_allocation: 0,
-            segments: VecDeque::new(),
-            segments_len: 0,
             lent: BytesMut::new(),
             config,
             finished: false,
@@ -718,25 +706,12 @@ impl StreamCore {
     }
 
     /// Queues a message (or a control frame). Fails with [`Error::Local`] after a
-    /// close was sent.
+    /// close was sent. A server's large payloads are queued without a copy (see
+    /// [`Connection::send_binary_bytes`]).
     pub fn send(&mut self, message: Message) -> Result<(), Error> {
         match message {
-            Message::Text(text) if text.len() >= ZERO_COPY_MIN => {
-                if self.conn.send_header_only(true, text.len())? {
-                    self.queue_payload(text.into_bytes());
-                } else {
-                    self.conn.send_text(text.as_str())?;
-                }
-            }
-            Message::Binary(data) if data.len() >= ZERO_COPY_MIN => {
-                if self.conn.send_header_only(false, data.len())? {
-                    self.queue_payload(data);
-                } else {
-                    self.conn.send_binary(&data)?;
-                }
-            }
-            Message::Text(text) => self.conn.send_text(text.as_str())?,
-            Message::Binary(data) => self.conn.send_binary(&data)?,
+            Message::Text(text) => self.conn.send_text_bytes(text)?,
+            Message::Binary(data) => self.conn.send_binary_bytes(data)?,
             Message::Ping(data) => self.conn.ping(&data)?,
             Message::Pong(data) => self.conn.pong(&data)?,
             Message::Close(frame) => match frame {
@@ -745,17 +720,6 @@ impl StreamCore {
             },
         }
         Ok(())
-    }
-
-    /// After [`Connection::send_header_only`]: what the connection holds (ending with
-    /// the header) becomes a segment, and the payload follows it as it is.
-    fn queue_payload(&mut self, payload: Bytes) {
-        for segment in [self.conn.take_output(), payload] {
-            if !segment.is_empty() {
-                self.segments_len += segment.len();
-                self.segments.push_back(segment);
-            }
-        }
     }
 
     /// Queues one frame of a fragmented message: `opcode` Text or Binary for the
@@ -772,20 +736,14 @@ impl StreamCore {
 
     /// Bytes queued to be written, in all.
     pub fn output_len(&self) -> usize {
-        self.segments_len + self.conn.output().len()
+        self.conn.output_len()
     }
 
     /// Fills `dst` with the queued output in order (for a vectored write) and
     /// returns how many slices it used: [`output`](Self::output) first.
     pub fn output_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
-        let tail = self.conn.output();
-        let pieces = self
-            .segments
-            .iter()
-            .map(|b| &b[..])
-            .chain((!tail.is_empty()).then_some(tail));
         let mut used = 0;
-        for (slot, piece) in dst.iter_mut().zip(pieces) {
+        for (slot, piece) in dst.iter_mut().zip(self.conn.output_chunks()) {
             *slot = IoSlice::new(piece);
             used += 1;
         }
@@ -794,33 +752,18 @@ impl StreamCore {
 
     /// Whether the output is in more than one piece (a vectored write pays off).
     pub fn output_is_segmented(&self) -> bool {
-        !self.segments.is_empty()
+        self.conn.output_is_segmented()
     }
 
     /// The next bytes to write: all that is queued, or its first piece when large
     /// payloads wait without a copy ([`output_slices`](Self::output_slices) has them
     /// all; [`output_len`](Self::output_len) counts them).
     pub fn output(&self) -> &[u8] {
-        match self.segments.front() {
-            Some(segment) => segment,
-            None => self.conn.output(),
-        }
+        self.conn.output()
     }
 
     /// Marks `n` bytes of [`output`](Self::output) as written.
-    pub fn consume(&mut self, mut n: usize) {
-        while let Some(front) = self.segments.front_mut() {
-            if n == 0 {
-                return;
-            }
-            let take = n.min(front.len());
-            front.advance(take);
-            self.segments_len -= take;
-            n -= take;
-            if front.is_empty() {
-                self.segments.pop_front();
-            }
-        }
+    pub fn consume(&mut self, n: usize) {
         // The allocation behind the output, before consuming advances past it.
         let capacity = self.conn.output_capacity();
         self.write_allocation = self.write_allocation.max(capacity);

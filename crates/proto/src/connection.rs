@@ -1,6 +1,7 @@
 //! The post-handshake connection state machine.
 
 use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use core::fmt;
 
@@ -17,6 +18,10 @@ use crate::event::{Event, Side, State, Utf8Bytes};
 use crate::extension::{Extension, Rsv};
 use crate::random::RandomSource;
 use crate::time::{Instant, Timer, Timers, earliest, ping_payload};
+
+/// Payloads at least this long are queued as output segments of their own, no
+/// copy (where no masking or extension has to transform them).
+const ZERO_COPY_MIN: usize = 8 * 1024;
 
 /// The kind of a data message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,12 +106,16 @@ enum Step {
 /// [`next_event`](Connection::next_event) until it returns `None`. Parsing happens
 /// there, lazily. End of file goes to [`receive_eof`](Connection::receive_eof).
 ///
-/// **Sending.** Every send appends wire bytes to an internal output buffer; the caller
-/// writes them to the transport with [`output`](Connection::output) +
+/// **Sending.** Every send queues wire bytes in the output; the caller writes them to
+/// the transport with [`output`](Connection::output) (or all the pieces at once,
+/// for a vectored write, with [`output_chunks`](Connection::output_chunks)) +
 /// [`consume`](Connection::consume), or takes them all with
-/// [`take_output`](Connection::take_output). The connection also queues bytes by
-/// itself (pongs, close replies, the close frame of a protocol error), so flush after
-/// pulling events too.
+/// [`take_output`](Connection::take_output). The output is the bytes of the frames
+/// in the order they were queued, in pieces: a server's large payload given as
+/// [`Bytes`] ([`send_binary_bytes`](Connection::send_binary_bytes),
+/// [`send_text_bytes`](Connection::send_text_bytes)) is a piece of its own, never
+/// copied. The connection also queues bytes by itself (pongs, close replies, the
+/// close frame of a protocol error), so flush after pulling events too.
 ///
 /// **Closing.** [`state`](Connection::state) says when the transport should be
 /// closed: [`State::Closed`], after flushing the output.
@@ -115,6 +124,12 @@ pub struct Connection {
     config: Config,
     state: State,
     read: BytesMut,
+    /// Output ahead of `out`: large payloads queued without a copy, each after a
+    /// segment holding its header and what was queued before it. Never empty ones.
+    segments: VecDeque<Bytes>,
+    /// Bytes in `segments`.
+    segments_len: usize,
+    /// The output being written to (after `segments`).
     out: BytesMut,
     rng: Box<dyn RandomSource + Send + Sync>,
     ext: Option<Box<dyn Extension + Send + Sync>>,
@@ -140,7 +155,7 @@ impl fmt::Debug for Connection {
             .field("state", &self.state)
             .field("config", &self.config)
             .field("buffered_input", &self.read.len())
-            .field("pending_output", &self.out.len())
+            .field("pending_output", &self.output_len())
             .field("extension", &self.ext)
             .finish_non_exhaustive()
     }
@@ -189,6 +204,8 @@ impl Connection {
             config,
             state: State::Open,
             read: BytesMut::new(),
+            segments: VecDeque::new(),
+            segments_len: 0,
             out: BytesMut::new(),
             rng,
             ext: None,
@@ -831,31 +848,80 @@ impl Connection {
 
     // --------------------------------------------------------------- output
 
-    /// The bytes waiting to be written to the transport.
+    /// The next bytes to write to the transport: all that is queued, or its first
+    /// piece while a large payload waits as a segment of its own
+    /// ([`output_chunks`](Connection::output_chunks) has every piece,
+    /// [`output_len`](Connection::output_len) counts them). Empty: nothing to write.
     #[must_use]
     pub fn output(&self) -> &[u8] {
-        &self.out
+        match self.segments.front() {
+            Some(segment) => segment,
+            None => &self.out,
+        }
     }
 
-    /// Marks the first `n` bytes of [`output`](Connection::output) as written (at
-    /// most all of them).
-    pub fn consume(&mut self, n: usize) {
+    /// Every piece of the output, in order, for a vectored write: the first is
+    /// [`output`](Connection::output); none is empty.
+    pub fn output_chunks(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let tail = (!self.out.is_empty()).then_some(&self.out[..]);
+        self.segments.iter().map(|b| &b[..]).chain(tail)
+    }
+
+    /// Whether the output is in more than one piece (a vectored write pays off).
+    #[must_use]
+    pub fn output_is_segmented(&self) -> bool {
+        !self.segments.is_empty()
+    }
+
+    /// Bytes waiting to be written, in all.
+    #[must_use]
+    pub fn output_len(&self) -> usize {
+        self.segments_len + self.out.len()
+    }
+
+    /// Marks the first `n` bytes of the output as written (at most all of them),
+    /// across pieces.
+    pub fn consume(&mut self, mut n: usize) {
+        while let Some(front) = self.segments.front_mut() {
+            if n == 0 {
+                return;
+            }
+            let take = n.min(front.len());
+            front.advance(take);
+            self.segments_len -= take;
+            n -= take;
+            if front.is_empty() {
+                self.segments.pop_front();
+            }
+        }
         let n = n.min(self.out.len());
         self.out.advance(n);
     }
 
-    /// Takes all the bytes waiting to be written.
+    /// Takes all the bytes waiting to be written, in one buffer (copied together if
+    /// the output is in pieces, see [`output_chunks`](Connection::output_chunks)).
     pub fn take_output(&mut self) -> Bytes {
-        self.out.split().freeze()
+        if self.segments.is_empty() {
+            return self.out.split().freeze();
+        }
+        let mut all = BytesMut::with_capacity(self.output_len());
+        for segment in self.segments.drain(..) {
+            all.extend_from_slice(&segment);
+        }
+        self.segments_len = 0;
+        all.extend_from_slice(&self.out);
+        self.out.clear();
+        all.freeze()
     }
 
     /// Whether bytes wait to be written.
     #[must_use]
     pub fn has_output(&self) -> bool {
-        !self.out.is_empty()
+        self.output_len() != 0
     }
 
-    /// Bytes the output buffer holds allocated (written or not).
+    /// Bytes the output buffer holds allocated (written or not; segments are the
+    /// payloads' own memory and not counted).
     #[must_use]
     pub fn output_capacity(&self) -> usize {
         self.out.capacity()
@@ -868,7 +934,7 @@ impl Connection {
     /// Frees the output buffer's allocation when nothing waits to be written (for a
     /// driver whose connection went idle); does nothing otherwise.
     pub fn release_output(&mut self) {
-        if self.out.is_empty() {
+        if !self.has_output() {
             self.out = BytesMut::new();
         }
     }
@@ -1000,29 +1066,49 @@ impl Connection {
         self.send_message(Kind::Binary, data)
     }
 
-    /// Server without an extension: queues only the header of a whole data message
-    /// of `len` payload bytes (text if `text`), for a caller that writes the payload
-    /// itself right after what [`output`](Connection::output) holds (a vectored
-    /// write, no copy). Returns `false`, queuing nothing, where the payload must go
-    /// through the connection: a client (it masks) or an installed extension.
-    ///
-    /// The caller vouches that a text payload is valid UTF-8 (a `&str`).
+    /// Sends a whole binary message in one frame, from a buffer the caller gives
+    /// away: a server without an extension queues a payload of 8 KiB or more as an
+    /// output piece of its own, not copied (see [`output_chunks`](Connection::output_chunks));
+    /// otherwise (smaller, a client, which masks, or an extension, which transforms)
+    /// as [`send_binary`](Connection::send_binary).
     ///
     /// # Errors
     ///
     /// As [`send_binary`](Connection::send_binary).
-    pub fn send_header_only(&mut self, text: bool, len: usize) -> Result<bool, LocalError> {
+    pub fn send_binary_bytes(&mut self, data: Bytes) -> Result<(), LocalError> {
+        self.send_message_bytes(Kind::Binary, data)
+    }
+
+    /// Sends a whole text message in one frame, from text checked already
+    /// ([`Utf8Bytes`]): as [`send_binary_bytes`](Connection::send_binary_bytes),
+    /// not copied where that one is not.
+    ///
+    /// # Errors
+    ///
+    /// As [`send_text`](Connection::send_text).
+    pub fn send_text_bytes(&mut self, text: Utf8Bytes) -> Result<(), LocalError> {
+        self.send_message_bytes(Kind::Text, text.into_bytes())
+    }
+
+    fn send_message_bytes(&mut self, kind: Kind, data: Bytes) -> Result<(), LocalError> {
+        if data.len() < ZERO_COPY_MIN || self.role != Role::Server || self.ext.is_some() {
+            return self.send_message(kind, &data);
+        }
         self.check_can_send()?;
         if self.send_kind.is_some() {
             return Err(LocalError::MessageInProgress);
         }
-        if self.role != Role::Server || self.ext.is_some() {
-            return Ok(false);
-        }
-        let opcode = if text { OpCode::Text } else { OpCode::Binary };
-        let header = FrameHeader::new(opcode, len as u64);
+        let header = FrameHeader::new(kind.opcode(), data.len() as u64);
         self.out.extend_from_slice(&header.encode());
-        Ok(true)
+        // What was queued before, ending with the header, then the payload as it is.
+        let head = self.out.split().freeze();
+        for segment in [head, data] {
+            if !segment.is_empty() {
+                self.segments_len += segment.len();
+                self.segments.push_back(segment);
+            }
+        }
+        Ok(())
     }
 
     fn send_message(&mut self, kind: Kind, data: &[u8]) -> Result<(), LocalError> {

@@ -15,9 +15,11 @@
 //!   copied: its payload is split out of the read buffer and unmasked in place) or
 //!   pieces as they arrive ([`Delivery::Streaming`]). Text comes as [`Utf8Bytes`],
 //!   validated once, as it arrived.
-//! * **Sending** appends wire bytes to an output buffer the caller drains
-//!   ([`Connection::output`] + [`Connection::consume`], or
-//!   [`Connection::take_output`]); illegal sends are [`LocalError`]s, never panics.
+//! * **Sending** queues wire bytes in an output the caller drains
+//!   ([`Connection::output`] + [`Connection::consume`], the pieces for a vectored
+//!   write with [`Connection::output_chunks`], or [`Connection::take_output`]); a
+//!   server's large payloads given as [`Bytes`](bytes::Bytes) are pieces of their own,
+//!   never copied. Illegal sends are [`LocalError`]s, never panics.
 //! * **Extensions** (permessage-deflate) plug in through [`Extension`].
 //!
 //! # Example

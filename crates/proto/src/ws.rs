@@ -14,7 +14,7 @@ use ferrosocket_handshake::{
 use crate::config::{Config, Role};
 use crate::connection::Connection;
 use crate::error::{LocalError, ProtocolError, WsError};
-use crate::event::{Event, State};
+use crate::event::{Event, State, Utf8Bytes};
 use crate::extension::Extension;
 use crate::random::RandomSource;
 use crate::time::{Instant, Timer};
@@ -535,6 +535,33 @@ impl WsConnection {
         }
     }
 
+    /// Every piece of the output, in order; see [`Connection::output_chunks`].
+    pub fn output_chunks(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let (conn, own) = match &self.phase {
+            Phase::Open(conn) => (Some(conn), None),
+            _ => (None, (!self.out.is_empty()).then_some(&self.out[..])),
+        };
+        conn.into_iter()
+            .flat_map(Connection::output_chunks)
+            .chain(own)
+    }
+
+    /// Whether the output is in more than one piece; see
+    /// [`Connection::output_is_segmented`].
+    #[must_use]
+    pub fn output_is_segmented(&self) -> bool {
+        matches!(&self.phase, Phase::Open(conn) if conn.output_is_segmented())
+    }
+
+    /// Bytes waiting to be written, in all.
+    #[must_use]
+    pub fn output_len(&self) -> usize {
+        match &self.phase {
+            Phase::Open(conn) => conn.output_len(),
+            _ => self.out.len(),
+        }
+    }
+
     /// Marks `n` bytes of the output as written; see [`Connection::consume`].
     pub fn consume(&mut self, n: usize) {
         match &mut self.phase {
@@ -554,7 +581,7 @@ impl WsConnection {
     /// Whether bytes wait to be written.
     #[must_use]
     pub fn has_output(&self) -> bool {
-        !self.output().is_empty()
+        self.output_len() != 0
     }
 
     // ---------------------------------------------------------------- sends
@@ -583,6 +610,24 @@ impl WsConnection {
     /// As [`Connection::send_binary`], or [`LocalError::NotOpen`].
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), LocalError> {
         self.open_conn()?.send_binary(data)
+    }
+
+    /// See [`Connection::send_text_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::send_text`], or [`LocalError::NotOpen`].
+    pub fn send_text_bytes(&mut self, text: Utf8Bytes) -> Result<(), LocalError> {
+        self.open_conn()?.send_text_bytes(text)
+    }
+
+    /// See [`Connection::send_binary_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::send_binary`], or [`LocalError::NotOpen`].
+    pub fn send_binary_bytes(&mut self, data: Bytes) -> Result<(), LocalError> {
+        self.open_conn()?.send_binary_bytes(data)
     }
 
     /// See [`Connection::send_frame`].

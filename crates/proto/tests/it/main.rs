@@ -4,6 +4,7 @@ mod buffer;
 mod close;
 mod extension;
 mod fragments;
+mod output;
 mod prop;
 mod rules;
 mod send;
