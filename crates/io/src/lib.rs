@@ -49,7 +49,7 @@ use ferrosocket_proto::{CloseCode, CloseFrame, OpCode};
 use std::io::IoSlice;
 
 use ferrosocket_proto::{
-    Config, Connection, Delivery, Event, LocalError, ProtocolError, State, Utf8Bytes, WsError,
+    Config, Connection, Delivery, Event, LocalError, ProtocolError, State, Utf8Bytes,
 };
 pub use ferrosocket_proto::{Keepalive, Timer};
 pub use stream::{ReadHalf, ReuniteError, WebSocketStream, WriteHalf};
@@ -434,13 +434,14 @@ impl From<HandshakeError> for Error {
     }
 }
 
-impl From<WsError> for Error {
-    fn from(e: WsError) -> Self {
+impl From<ferrosocket_proto::Error> for Error {
+    fn from(e: ferrosocket_proto::Error) -> Self {
+        use ferrosocket_proto::Error as Proto;
         match e {
-            WsError::Handshake(h) => Self::Handshake(h),
-            WsError::Protocol(p) => p.into(),
-            WsError::Local(l) => Self::Local(l),
-            WsError::EofDuringHandshake => Self::Io(std::io::ErrorKind::UnexpectedEof.into()),
+            Proto::Handshake(h) => Self::Handshake(h),
+            Proto::Protocol(p) => p.into(),
+            Proto::Local(l) => Self::Local(l),
+            Proto::EofDuringHandshake => Self::Io(std::io::ErrorKind::UnexpectedEof.into()),
             other => Self::Io(std::io::Error::other(other)),
         }
     }

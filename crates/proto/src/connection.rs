@@ -13,7 +13,7 @@ use ferrosocket_codec::{
 use ferrosocket_utf8::Utf8Validator;
 
 use crate::config::{Config, Delivery, Role};
-use crate::error::{LocalError, ProtocolError};
+use crate::error::{Error, LocalError, ProtocolError};
 use crate::event::{Event, Side, State, Utf8Bytes};
 use crate::extension::{Extension, Rsv};
 use crate::random::RandomSource;
@@ -168,7 +168,7 @@ pub struct Events<'a> {
 }
 
 impl Iterator for Events<'_> {
-    type Item = Result<Event, ProtocolError>;
+    type Item = Result<Event, Error>;
     fn next(&mut self) -> Option<Self::Item> {
         self.conn.next_event()
     }
@@ -401,13 +401,16 @@ impl Connection {
 
     /// The next event, `None` when more bytes are needed (or none will come).
     ///
-    /// `Some(Err(_))` is returned once, for a protocol error; the close frame is
-    /// already queued and the state is [`State::Closed`] (see [`ProtocolError`]).
-    pub fn next_event(&mut self) -> Option<Result<Event, ProtocolError>> {
+    /// `Some(Err(_))` is returned once, for the peer's fault
+    /// ([`Error::Protocol`], always that variant here: a rule broken, a limit
+    /// passed, a timer fired); the close frame is already queued and the state is
+    /// [`State::Closed`].
+    pub fn next_event(&mut self) -> Option<Result<Event, Error>> {
         if let Some(e) = self.timed_out.take() {
-            return Some(Err(e));
+            return Some(Err(Error::Protocol(e)));
         }
         self.next_event_inner()
+            .map(|event| event.map_err(Error::Protocol))
     }
 
     #[inline]
@@ -1053,7 +1056,7 @@ impl Connection {
     ///
     /// [`LocalError::Closed`] after a close frame was sent,
     /// [`LocalError::MessageInProgress`] while a fragmented message is being sent.
-    pub fn send_text(&mut self, text: &str) -> Result<(), LocalError> {
+    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
         self.send_message(Kind::Text, text.as_bytes())
     }
 
@@ -1062,7 +1065,7 @@ impl Connection {
     /// # Errors
     ///
     /// As [`send_text`](Connection::send_text).
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), LocalError> {
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
         self.send_message(Kind::Binary, data)
     }
 
@@ -1075,7 +1078,7 @@ impl Connection {
     /// # Errors
     ///
     /// As [`send_binary`](Connection::send_binary).
-    pub fn send_binary_bytes(&mut self, data: Bytes) -> Result<(), LocalError> {
+    pub fn send_binary_bytes(&mut self, data: Bytes) -> Result<(), Error> {
         self.send_message_bytes(Kind::Binary, data)
     }
 
@@ -1086,17 +1089,17 @@ impl Connection {
     /// # Errors
     ///
     /// As [`send_text`](Connection::send_text).
-    pub fn send_text_bytes(&mut self, text: Utf8Bytes) -> Result<(), LocalError> {
+    pub fn send_text_bytes(&mut self, text: Utf8Bytes) -> Result<(), Error> {
         self.send_message_bytes(Kind::Text, text.into_bytes())
     }
 
-    fn send_message_bytes(&mut self, kind: Kind, data: Bytes) -> Result<(), LocalError> {
+    fn send_message_bytes(&mut self, kind: Kind, data: Bytes) -> Result<(), Error> {
         if data.len() < ZERO_COPY_MIN || self.role != Role::Server || self.ext.is_some() {
             return self.send_message(kind, &data);
         }
         self.check_can_send()?;
         if self.send_kind.is_some() {
-            return Err(LocalError::MessageInProgress);
+            return Err(LocalError::MessageInProgress.into());
         }
         let header = FrameHeader::new(kind.opcode(), data.len() as u64);
         self.out.extend_from_slice(&header.encode());
@@ -1111,10 +1114,10 @@ impl Connection {
         Ok(())
     }
 
-    fn send_message(&mut self, kind: Kind, data: &[u8]) -> Result<(), LocalError> {
+    fn send_message(&mut self, kind: Kind, data: &[u8]) -> Result<(), Error> {
         self.check_can_send()?;
         if self.send_kind.is_some() {
-            return Err(LocalError::MessageInProgress);
+            return Err(LocalError::MessageInProgress.into());
         }
         self.write_data(kind, kind.opcode(), data, true)
     }
@@ -1134,16 +1137,18 @@ impl Connection {
     /// [`LocalError::NoMessageInProgress`] (continuation without a start),
     /// [`LocalError::ControlOpCode`], [`LocalError::InvalidUtf8`],
     /// [`LocalError::Closed`]. Nothing is sent on error and the state is unchanged.
-    pub fn send_frame(&mut self, opcode: OpCode, data: &[u8], fin: bool) -> Result<(), LocalError> {
+    pub fn send_frame(&mut self, opcode: OpCode, data: &[u8], fin: bool) -> Result<(), Error> {
         self.check_can_send()?;
         let kind = match opcode {
             OpCode::Text | OpCode::Binary if self.send_kind.is_some() => {
-                return Err(LocalError::MessageInProgress);
+                return Err(LocalError::MessageInProgress.into());
             }
             OpCode::Text => Kind::Text,
             OpCode::Binary => Kind::Binary,
-            OpCode::Continuation => self.send_kind.ok_or(LocalError::NoMessageInProgress)?,
-            _ => return Err(LocalError::ControlOpCode),
+            OpCode::Continuation => self
+                .send_kind
+                .ok_or(Error::Local(LocalError::NoMessageInProgress))?,
+            _ => return Err(LocalError::ControlOpCode.into()),
         };
         let first = opcode != OpCode::Continuation;
         if kind == Kind::Text {
@@ -1157,7 +1162,7 @@ impl Connection {
                 .and_then(|()| if fin { self.send_utf8.finish() } else { Ok(()) });
             if let Err(e) = checked {
                 self.send_utf8 = saved;
-                return Err(LocalError::InvalidUtf8(e));
+                return Err(LocalError::InvalidUtf8(e).into());
             }
         }
         self.write_data(kind, opcode, data, fin)?;
@@ -1171,7 +1176,7 @@ impl Connection {
         opcode: OpCode,
         data: &[u8],
         fin: bool,
-    ) -> Result<(), LocalError> {
+    ) -> Result<(), Error> {
         let Some(ext) = self.ext.as_mut() else {
             self.write_frame(opcode, Rsv::NONE, fin, data);
             return Ok(());
@@ -1191,7 +1196,7 @@ impl Connection {
         }
         scratch.clear();
         self.scratch = scratch;
-        rsv.map(|_| ())
+        rsv.map(|_| ()).map_err(Error::Local)
     }
 
     /// Sends a ping (payload at most 125 bytes).
@@ -1199,7 +1204,7 @@ impl Connection {
     /// # Errors
     ///
     /// [`LocalError::ControlPayloadTooLong`], [`LocalError::Closed`].
-    pub fn ping(&mut self, data: &[u8]) -> Result<(), LocalError> {
+    pub fn ping(&mut self, data: &[u8]) -> Result<(), Error> {
         self.send_control(OpCode::Ping, data)
     }
 
@@ -1208,14 +1213,14 @@ impl Connection {
     /// # Errors
     ///
     /// As [`ping`](Connection::ping).
-    pub fn pong(&mut self, data: &[u8]) -> Result<(), LocalError> {
+    pub fn pong(&mut self, data: &[u8]) -> Result<(), Error> {
         self.send_control(OpCode::Pong, data)
     }
 
-    fn send_control(&mut self, opcode: OpCode, data: &[u8]) -> Result<(), LocalError> {
+    fn send_control(&mut self, opcode: OpCode, data: &[u8]) -> Result<(), Error> {
         self.check_can_send()?;
         if data.len() > MAX_CONTROL_PAYLOAD_LEN {
-            return Err(LocalError::ControlPayloadTooLong(data.len()));
+            return Err(LocalError::ControlPayloadTooLong(data.len()).into());
         }
         self.write_frame(opcode, Rsv::NONE, true, data);
         Ok(())
@@ -1230,17 +1235,17 @@ impl Connection {
     /// [`LocalError::InvalidClose`] for a code that may not be sent
     /// ([`CloseCode::is_sendable`]) or a reason over 123 bytes;
     /// [`LocalError::Closed`] if a close was sent already.
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), LocalError> {
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         self.check_can_send()?;
         if !code.is_sendable() {
-            return Err(LocalError::InvalidClose(FrameError::UnsendableCloseCode(
-                code.as_u16(),
-            )));
+            return Err(
+                LocalError::InvalidClose(FrameError::UnsendableCloseCode(code.as_u16())).into(),
+            );
         }
         if reason.len() > MAX_CLOSE_REASON_LEN {
-            return Err(LocalError::InvalidClose(FrameError::CloseReasonTooLong(
-                reason.len(),
-            )));
+            return Err(
+                LocalError::InvalidClose(FrameError::CloseReasonTooLong(reason.len())).into(),
+            );
         }
         let mut payload = [0u8; MAX_CONTROL_PAYLOAD_LEN];
         payload[..2].copy_from_slice(&code.as_u16().to_be_bytes());

@@ -324,7 +324,7 @@ mod tests {
         );
         server.receive_data(&wire);
         match server.next_event() {
-            Some(Err(e)) => assert_eq!(e.close_code(), CloseCode::MESSAGE_TOO_BIG),
+            Some(Err(e)) => assert_eq!(e.close_code(), Some(CloseCode::MESSAGE_TOO_BIG)),
             other => panic!("{other:?}"),
         }
         assert_eq!(&server.output()[..4], b"\x88\x02\x03\xf1");
@@ -337,7 +337,7 @@ mod tests {
         // 3 is invalid deflate).
         server.receive_data(b"\xc2\x83\0\0\0\0\xff\xff\xff");
         match server.next_event() {
-            Some(Err(e)) => assert_eq!(e.close_code(), CloseCode::INVALID_PAYLOAD),
+            Some(Err(e)) => assert_eq!(e.close_code(), Some(CloseCode::INVALID_PAYLOAD)),
             other => panic!("{other:?}"),
         }
     }

@@ -1,5 +1,6 @@
-//! Errors: the peer's ([`ProtocolError`]), ours ([`LocalError`]), and
-//! [`WsError`] for [`WsConnection`](crate::WsConnection).
+//! The crate's error, [`Error`], by who is at fault ([`Fault`]): the peer
+//! ([`ProtocolError`], with the close code sent to it), us ([`LocalError`]), or the
+//! transport.
 
 use core::fmt;
 
@@ -10,13 +11,127 @@ use ferrosocket_utf8::Utf8Error;
 use crate::extension::{ExtensionError, Rsv};
 use crate::time::Timer;
 
-/// The peer broke RFC 6455 (or one of our limits).
-///
-/// When [`Connection::next_event`](crate::Connection::next_event) returns one, the
-/// connection has already queued a close frame with
-/// [`close_code`](ProtocolError::close_code) (unless it had sent one already) and is
-/// [`State::Closed`](crate::State::Closed): flush the output, then close the transport
-/// (RFC 6455 section 7.1.7, "Fail the WebSocket Connection"). No more events follow.
+/// Every error of a [`Connection`](crate::Connection) or a
+/// [`WsConnection`](crate::WsConnection): what went wrong and, by the variant (see
+/// [`fault`](Error::fault)), who is at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The peer broke RFC 6455 or one of our limits, or was too slow (a timer fired);
+    /// the details say which, with the close code sent to it
+    /// ([`close_code`](Error::close_code)).
+    ///
+    /// When [`next_event`](crate::Connection::next_event) returns it, the connection
+    /// has already queued that close frame (unless it had sent one already) and is
+    /// [`State::Closed`](crate::State::Closed): flush the output, then close the
+    /// transport (RFC 6455 section 7.1.7, "Fail the WebSocket Connection"). No more
+    /// events follow.
+    Protocol(ProtocolError),
+    /// The opening handshake failed. The peer's fault for a bad request (server:
+    /// the HTTP error answer, [`HandshakeError::http_status`], is queued in the
+    /// output) or a bad response (client); ours (HTTP status 500) when the request,
+    /// the acceptance or the refusal we asked for cannot be written. Either way the
+    /// connection is closed.
+    Handshake(HandshakeError),
+    /// We asked for something the protocol does not allow now (a send after the
+    /// close, a message inside a message, ...): nothing was sent, and the connection
+    /// is as it was.
+    Local(LocalError),
+    /// The transport ended before the opening handshake finished.
+    EofDuringHandshake,
+}
+
+/// Who is at fault for an [`Error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// The peer: it broke the protocol or a limit, or was too slow.
+    Peer,
+    /// This side: the application asked for something not allowed.
+    Local,
+    /// The transport: it ended (or failed) too early.
+    Transport,
+}
+
+impl Error {
+    /// Who is at fault.
+    #[must_use]
+    pub const fn fault(&self) -> Fault {
+        match self {
+            Self::Protocol(_) => Fault::Peer,
+            Self::Handshake(e) if e.http_status() == 500 => Fault::Local,
+            Self::Handshake(_) => Fault::Peer,
+            Self::Local(_) => Fault::Local,
+            Self::EofDuringHandshake => Fault::Transport,
+        }
+    }
+
+    /// The close code sent to the peer (see [`ProtocolError::close_code`]); `None`
+    /// for the errors that do not fail an open connection.
+    #[must_use]
+    pub const fn close_code(&self) -> Option<CloseCode> {
+        match self {
+            Self::Protocol(e) => Some(e.close_code()),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status for a handshake error, `None` otherwise.
+    #[must_use]
+    pub const fn http_status(&self) -> Option<u16> {
+        match self {
+            Self::Handshake(e) => Some(e.http_status()),
+            _ => None,
+        }
+    }
+}
+
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Self {
+        Self::Protocol(e)
+    }
+}
+
+impl From<LocalError> for Error {
+    fn from(e: LocalError) -> Self {
+        Self::Local(e)
+    }
+}
+
+impl From<HandshakeError> for Error {
+    fn from(e: HandshakeError) -> Self {
+        Self::Handshake(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Protocol(e) => fmt::Display::fmt(e, f),
+            Self::Handshake(e) => write!(f, "handshake: {e}"),
+            Self::Local(e) => fmt::Display::fmt(e, f),
+            Self::EofDuringHandshake => f.write_str("connection closed during the handshake"),
+        }
+    }
+}
+
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Protocol(e) => Some(e),
+            Self::Handshake(e) => Some(e),
+            Self::Local(e) => Some(e),
+            Self::EofDuringHandshake => None,
+        }
+    }
+}
+
+/// The former name of [`Error`] (it was [`WsConnection`](crate::WsConnection)'s
+/// only), kept for code not moved over yet.
+#[doc(hidden)]
+pub type WsError = Error;
+
+/// What the peer did wrong: the [`Error::Protocol`] details, with the close code
+/// sent to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProtocolError {
@@ -104,7 +219,8 @@ impl fmt::Display for ProtocolError {
 
 impl core::error::Error for ProtocolError {}
 
-/// A send the application asked for is not allowed; nothing was written.
+/// What we asked for that is not allowed: the [`Error::Local`] details. Nothing
+/// was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LocalError {
@@ -155,62 +271,3 @@ impl fmt::Display for LocalError {
 }
 
 impl core::error::Error for LocalError {}
-
-/// An error from [`WsConnection`](crate::WsConnection): the handshake's or the
-/// frames'.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum WsError {
-    /// The opening handshake failed. Server: the HTTP error answer
-    /// ([`HandshakeError::http_status`]) is queued in the output. Either side: the
-    /// connection is closed.
-    Handshake(HandshakeError),
-    /// The transport ended before the handshake finished.
-    EofDuringHandshake,
-    /// A frame-level error once open, see [`ProtocolError`].
-    Protocol(ProtocolError),
-    /// A call the application made is not allowed now (see [`LocalError`]).
-    Local(LocalError),
-}
-
-impl WsError {
-    /// The HTTP status for a handshake error, `None` otherwise.
-    #[must_use]
-    pub const fn http_status(&self) -> Option<u16> {
-        match self {
-            Self::Handshake(e) => Some(e.http_status()),
-            _ => None,
-        }
-    }
-}
-
-impl From<ProtocolError> for WsError {
-    fn from(e: ProtocolError) -> Self {
-        Self::Protocol(e)
-    }
-}
-
-impl From<LocalError> for WsError {
-    fn from(e: LocalError) -> Self {
-        Self::Local(e)
-    }
-}
-
-impl From<HandshakeError> for WsError {
-    fn from(e: HandshakeError) -> Self {
-        Self::Handshake(e)
-    }
-}
-
-impl fmt::Display for WsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Handshake(e) => write!(f, "handshake: {e}"),
-            Self::EofDuringHandshake => f.write_str("connection closed during the handshake"),
-            Self::Protocol(e) => fmt::Display::fmt(e, f),
-            Self::Local(e) => fmt::Display::fmt(e, f),
-        }
-    }
-}
-
-impl core::error::Error for WsError {}

@@ -9,8 +9,8 @@
 //!
 //! * **Receiving** checks every rule of RFC 6455 with the right close code (1002
 //!   protocol error, 1007 invalid UTF-8 — fail fast, 1009 too big — from the frame
-//!   header, before buffering), queues the close frame itself and reports a
-//!   [`ProtocolError`]. Pings are answered, the peer's close is echoed.
+//!   header, before buffering), queues the close frame itself and reports an
+//!   [`Error::Protocol`]. Pings are answered, the peer's close is echoed.
 //! * **Delivery** is either whole messages (default; a message in one frame is never
 //!   copied: its payload is split out of the read buffer and unmasked in place) or
 //!   pieces as they arrive ([`Delivery::Streaming`]). Text comes as [`Utf8Bytes`],
@@ -19,7 +19,10 @@
 //!   ([`Connection::output`] + [`Connection::consume`], the pieces for a vectored
 //!   write with [`Connection::output_chunks`], or [`Connection::take_output`]); a
 //!   server's large payloads given as [`Bytes`](bytes::Bytes) are pieces of their own,
-//!   never copied. Illegal sends are [`LocalError`]s, never panics.
+//!   never copied. Illegal sends are [`Error::Local`]s, never panics.
+//! * **Errors** are one type, [`Error`], whose variant says who is at fault
+//!   ([`Error::fault`]): the peer ([`ProtocolError`] details, with the close code
+//!   sent), us ([`LocalError`]), or the transport.
 //! * **Extensions** (permessage-deflate) plug in through [`Extension`].
 //!
 //! # Example
@@ -93,7 +96,9 @@ mod ws;
 
 pub use config::{Config, Delivery, Role};
 pub use connection::{Connection, Events};
-pub use error::{LocalError, ProtocolError, WsError};
+#[doc(hidden)]
+pub use error::WsError;
+pub use error::{Error, Fault, LocalError, ProtocolError};
 pub use event::{Event, Side, State, Utf8Bytes};
 pub use extension::{Extension, ExtensionError, Rsv};
 #[cfg(feature = "std")]

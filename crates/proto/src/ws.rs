@@ -7,13 +7,12 @@ use core::fmt;
 use bytes::{Buf, Bytes, BytesMut};
 use ferrosocket_codec::{CloseCode, OpCode};
 use ferrosocket_handshake::{
-    Accept, ClientHandshake, ClientRequest, HandshakeError, Outcome, Reject, Request,
-    RequestParser, Status,
+    Accept, ClientHandshake, ClientRequest, Outcome, Reject, Request, RequestParser, Status,
 };
 
 use crate::config::{Config, Role};
 use crate::connection::Connection;
-use crate::error::{LocalError, ProtocolError, WsError};
+use crate::error::{Error, LocalError, ProtocolError};
 use crate::event::{Event, State, Utf8Bytes};
 use crate::extension::Extension;
 use crate::random::RandomSource;
@@ -43,7 +42,7 @@ enum Phase {
 /// is queued, the state becomes [`State::Open`], and frames that came in the same
 /// read as the request are processed) or [`reject`](WsConnection::reject) (the
 /// answer is queued, [`State::Closed`]). A bad request yields
-/// [`WsError::Handshake`] with its HTTP status, the error answer queued.
+/// [`Error::Handshake`] with its HTTP status, the error answer queued.
 ///
 /// **Client**: [`client`](WsConnection::client) queues the request at once; then
 /// [`Event::Accept`] (open) or [`Event::Reject`] followed by [`Event::RejectData`]
@@ -88,7 +87,7 @@ pub struct WsEvents<'a> {
 }
 
 impl Iterator for WsEvents<'_> {
-    type Item = Result<Event, WsError>;
+    type Item = Result<Event, Error>;
     fn next(&mut self) -> Option<Self::Item> {
         self.conn.next_event()
     }
@@ -133,9 +132,10 @@ impl WsConnection {
     ///
     /// # Errors
     ///
-    /// If the request cannot be written (invalid host, header, ...).
+    /// [`Error::Handshake`] if the request cannot be written (invalid host,
+    /// header, ...): our fault, HTTP status 500.
     #[cfg(feature = "std")]
-    pub fn client(request: &ClientRequest, config: Config) -> Result<Self, HandshakeError> {
+    pub fn client(request: &ClientRequest, config: Config) -> Result<Self, Error> {
         Self::client_with_random(request, config, crate::OsRandom::new())
     }
 
@@ -143,12 +143,12 @@ impl WsConnection {
     ///
     /// # Errors
     ///
-    /// If the request cannot be written (invalid host, header, ...).
+    /// As [`client`](Self::client).
     pub fn client_with_random(
         request: &ClientRequest,
         config: Config,
         random: impl RandomSource + Send + Sync + 'static,
-    ) -> Result<Self, HandshakeError> {
+    ) -> Result<Self, Error> {
         let mut buf = Vec::new();
         let handshake = request.write_to(&mut buf)?;
         let mut conn = Self::with_phase(Role::Client, config, Phase::ClientResponse(handshake));
@@ -294,15 +294,15 @@ impl WsConnection {
     }
 
     /// The next event, `None` when more bytes (or a decision) are needed.
-    pub fn next_event(&mut self) -> Option<Result<Event, WsError>> {
+    pub fn next_event(&mut self) -> Option<Result<Event, Error>> {
         self.take_lent();
         if core::mem::take(&mut self.timed_out) {
-            return Some(Err(WsError::Protocol(ProtocolError::Timeout(
+            return Some(Err(Error::Protocol(ProtocolError::Timeout(
                 Timer::Handshake,
             ))));
         }
         match &mut self.phase {
-            Phase::Open(conn) => conn.next_event().map(|r| r.map_err(WsError::Protocol)),
+            Phase::Open(conn) => conn.next_event(),
             Phase::ServerRequest(parser) => {
                 let status = if self.read.is_empty() {
                     Ok(Status::Partial)
@@ -325,7 +325,7 @@ impl WsConnection {
                         e.write_response(&mut answer);
                         self.out.extend_from_slice(&answer);
                         self.close_handshake();
-                        Some(Err(WsError::Handshake(e)))
+                        Some(Err(Error::Handshake(e)))
                     }
                 }
             }
@@ -359,7 +359,7 @@ impl WsConnection {
                     }
                     Err(e) => {
                         self.close_handshake();
-                        Some(Err(WsError::Handshake(e)))
+                        Some(Err(Error::Handshake(e)))
                     }
                 }
             }
@@ -395,7 +395,7 @@ impl WsConnection {
     /// [`Config::handshake_timeout`](crate::Config::handshake_timeout); when it
     /// expires the connection is closed (nothing is queued) and the next
     /// [`next_event`](WsConnection::next_event) returns
-    /// `WsError::Protocol(ProtocolError::Timeout(Timer::Handshake))`. Once open, the
+    /// `Error::Protocol(ProtocolError::Timeout(Timer::Handshake))`. Once open, the
     /// connection's timers run from here.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.take_lent();
@@ -430,12 +430,12 @@ impl WsConnection {
         }
     }
 
-    fn eof_during_handshake(&mut self) -> Option<Result<Event, WsError>> {
+    fn eof_during_handshake(&mut self) -> Option<Result<Event, Error>> {
         if !self.eof {
             return None;
         }
         self.close_handshake();
-        Some(Err(WsError::EofDuringHandshake))
+        Some(Err(Error::EofDuringHandshake))
     }
 
     fn close_handshake(&mut self) {
@@ -472,13 +472,13 @@ impl WsConnection {
     ///
     /// # Errors
     ///
-    /// [`WsError::Local`] if no request waits for an answer;
-    /// [`WsError::Handshake`] if `accept` is invalid for this request (a subprotocol
+    /// [`Error::Local`] if no request waits for an answer;
+    /// [`Error::Handshake`] if `accept` is invalid for this request (a subprotocol
     /// or extension the client did not offer, a bad header): nothing is queued and
     /// the request still waits for an answer.
-    pub fn accept(&mut self, accept: &Accept) -> Result<(), WsError> {
+    pub fn accept(&mut self, accept: &Accept) -> Result<(), Error> {
         let Phase::ServerDecision(request) = &self.phase else {
-            return Err(WsError::Local(LocalError::InvalidState));
+            return Err(Error::Local(LocalError::InvalidState));
         };
         let mut answer = Vec::new();
         request.write_accept(accept, &mut answer)?;
@@ -497,7 +497,7 @@ impl WsConnection {
         &mut self,
         accept: &Accept,
         extension: impl Extension + Send + Sync + 'static,
-    ) -> Result<(), WsError> {
+    ) -> Result<(), Error> {
         self.ext = Some(Box::new(extension));
         let result = self.accept(accept);
         if result.is_err() {
@@ -511,11 +511,11 @@ impl WsConnection {
     ///
     /// # Errors
     ///
-    /// [`WsError::Local`] if no request waits for an answer; [`WsError::Handshake`]
+    /// [`Error::Local`] if no request waits for an answer; [`Error::Handshake`]
     /// if `reject` is invalid (1xx status, bad header): nothing is queued.
-    pub fn reject(&mut self, reject: &Reject) -> Result<(), WsError> {
+    pub fn reject(&mut self, reject: &Reject) -> Result<(), Error> {
         if !matches!(self.phase, Phase::ServerDecision(_)) {
-            return Err(WsError::Local(LocalError::InvalidState));
+            return Err(Error::Local(LocalError::InvalidState));
         }
         let mut answer = Vec::new();
         reject.write_to(&mut answer)?;
@@ -599,7 +599,7 @@ impl WsConnection {
     /// # Errors
     ///
     /// As [`Connection::send_text`], or [`LocalError::NotOpen`].
-    pub fn send_text(&mut self, text: &str) -> Result<(), LocalError> {
+    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
         self.open_conn()?.send_text(text)
     }
 
@@ -608,7 +608,7 @@ impl WsConnection {
     /// # Errors
     ///
     /// As [`Connection::send_binary`], or [`LocalError::NotOpen`].
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), LocalError> {
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
         self.open_conn()?.send_binary(data)
     }
 
@@ -617,7 +617,7 @@ impl WsConnection {
     /// # Errors
     ///
     /// As [`Connection::send_text`], or [`LocalError::NotOpen`].
-    pub fn send_text_bytes(&mut self, text: Utf8Bytes) -> Result<(), LocalError> {
+    pub fn send_text_bytes(&mut self, text: Utf8Bytes) -> Result<(), Error> {
         self.open_conn()?.send_text_bytes(text)
     }
 
@@ -626,7 +626,7 @@ impl WsConnection {
     /// # Errors
     ///
     /// As [`Connection::send_binary`], or [`LocalError::NotOpen`].
-    pub fn send_binary_bytes(&mut self, data: Bytes) -> Result<(), LocalError> {
+    pub fn send_binary_bytes(&mut self, data: Bytes) -> Result<(), Error> {
         self.open_conn()?.send_binary_bytes(data)
     }
 
@@ -635,7 +635,7 @@ impl WsConnection {
     /// # Errors
     ///
     /// As [`Connection::send_frame`], or [`LocalError::NotOpen`].
-    pub fn send_frame(&mut self, opcode: OpCode, data: &[u8], fin: bool) -> Result<(), LocalError> {
+    pub fn send_frame(&mut self, opcode: OpCode, data: &[u8], fin: bool) -> Result<(), Error> {
         self.open_conn()?.send_frame(opcode, data, fin)
     }
 
@@ -644,7 +644,7 @@ impl WsConnection {
     /// # Errors
     ///
     /// As [`Connection::ping`], or [`LocalError::NotOpen`].
-    pub fn ping(&mut self, data: &[u8]) -> Result<(), LocalError> {
+    pub fn ping(&mut self, data: &[u8]) -> Result<(), Error> {
         self.open_conn()?.ping(data)
     }
 
@@ -653,7 +653,7 @@ impl WsConnection {
     /// # Errors
     ///
     /// As [`Connection::pong`], or [`LocalError::NotOpen`].
-    pub fn pong(&mut self, data: &[u8]) -> Result<(), LocalError> {
+    pub fn pong(&mut self, data: &[u8]) -> Result<(), Error> {
         self.open_conn()?.pong(data)
     }
 
@@ -662,7 +662,7 @@ impl WsConnection {
     /// # Errors
     ///
     /// As [`Connection::close`], or [`LocalError::NotOpen`].
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), LocalError> {
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         self.open_conn()?.close(code, reason)
     }
 }

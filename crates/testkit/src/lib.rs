@@ -34,7 +34,7 @@
 
 use std::time::Duration;
 
-use ferrosocket_proto::{Config, Connection, Event, Instant, ProtocolError, Role, SeededRandom};
+use ferrosocket_proto::{Config, Connection, Error, Event, Instant, Role, SeededRandom};
 
 pub mod frame;
 pub mod peer;
@@ -134,9 +134,9 @@ impl Pair {
 #[derive(Debug, Default)]
 pub struct Pumped {
     /// The client's events.
-    pub client: Vec<Result<Event, ProtocolError>>,
+    pub client: Vec<Result<Event, Error>>,
     /// The server's events.
-    pub server: Vec<Result<Event, ProtocolError>>,
+    pub server: Vec<Result<Event, Error>>,
 }
 
 #[cfg(test)]

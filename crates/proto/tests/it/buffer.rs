@@ -5,7 +5,7 @@ use bytes::BytesMut;
 use proptest::prelude::*;
 
 use ferrosocket_proto::handshake::{Accept, ClientRequest, Key};
-use ferrosocket_proto::{Config, Connection, Delivery, Event, ProtocolError, WsConnection};
+use ferrosocket_proto::{Config, Connection, Delivery, Error, Event, WsConnection};
 
 use crate::testkit::*;
 
@@ -185,10 +185,10 @@ fn ws_read_buf_is_always_empty() {
 enum Joined {
     /// A whole data message (text?, bytes), where its first piece came.
     Message(bool, Vec<u8>),
-    Other(Result<Event, ProtocolError>),
+    Other(Result<Event, Error>),
 }
 
-fn joined(events: Vec<Result<Event, ProtocolError>>) -> Vec<Joined> {
+fn joined(events: Vec<Result<Event, Error>>) -> Vec<Joined> {
     let mut out = Vec::new();
     let mut open: Option<usize> = None;
     for event in events {

@@ -1,6 +1,6 @@
 //! The close handshake, RFC 6455 section 7.
 
-use ferrosocket_proto::{CloseCode, Config, Event, LocalError, Side, State};
+use ferrosocket_proto::{CloseCode, Config, Error, Event, LocalError, Side, State};
 
 use crate::testkit::*;
 
@@ -19,8 +19,11 @@ fn peer_closes_first_code_is_echoed() {
     // Echo of the code, without the reason.
     assert_eq!(out, b"\x88\x02\x03\xe9");
     assert_eq!(s.state(), State::Closed);
-    assert_eq!(s.send_text("x"), Err(LocalError::Closed));
-    assert_eq!(s.close(CloseCode::NORMAL, ""), Err(LocalError::Closed));
+    assert_eq!(s.send_text("x"), Err(Error::Local(LocalError::Closed)));
+    assert_eq!(
+        s.close(CloseCode::NORMAL, ""),
+        Err(Error::Local(LocalError::Closed))
+    );
 }
 
 #[test]
@@ -45,9 +48,12 @@ fn we_close_first() {
     assert_eq!(s.state(), State::LocalClosing);
     assert_eq!(s.take_output().as_ref(), b"\x88\x05\x0f\xa0bye");
     // Nothing more can be sent.
-    assert_eq!(s.send_binary(b"x"), Err(LocalError::Closed));
-    assert_eq!(s.ping(b""), Err(LocalError::Closed));
-    assert_eq!(s.close(CloseCode::NORMAL, ""), Err(LocalError::Closed));
+    assert_eq!(s.send_binary(b"x"), Err(Error::Local(LocalError::Closed)));
+    assert_eq!(s.ping(b""), Err(Error::Local(LocalError::Closed)));
+    assert_eq!(
+        s.close(CloseCode::NORMAL, ""),
+        Err(Error::Local(LocalError::Closed))
+    );
     // Messages still arrive; a ping is not answered any more.
     let (events, out) = feed(
         &mut s,
@@ -96,12 +102,12 @@ fn local_close_errors() {
     for code in [1005u16, 1006, 999, 5000, 1015] {
         assert!(matches!(
             s.close(CloseCode::from(code), ""),
-            Err(LocalError::InvalidClose(_))
+            Err(Error::Local(LocalError::InvalidClose(_)))
         ));
     }
     assert!(matches!(
         s.close(CloseCode::NORMAL, &"x".repeat(124)),
-        Err(LocalError::InvalidClose(_))
+        Err(Error::Local(LocalError::InvalidClose(_)))
     ));
     assert!(!s.has_output());
     assert_eq!(s.state(), State::Open);

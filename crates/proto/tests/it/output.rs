@@ -4,7 +4,7 @@
 
 use ferrosocket_proto::bytes::Bytes;
 use ferrosocket_proto::deflate::{self, DeflateConfig};
-use ferrosocket_proto::{CloseCode, Config, Connection, Event, LocalError, Role, Utf8Bytes};
+use ferrosocket_proto::{CloseCode, Config, Connection, Error, Event, LocalError, Role, Utf8Bytes};
 
 use crate::testkit::*;
 
@@ -174,16 +174,19 @@ fn bytes_sends_follow_the_send_rules() {
         .unwrap();
     assert_eq!(
         s.send_binary_bytes(big.clone()),
-        Err(LocalError::MessageInProgress)
+        Err(Error::Local(LocalError::MessageInProgress))
     );
     assert_eq!(s.output_len(), 3, "nothing queued");
     s.close(CloseCode::NORMAL, "").unwrap();
-    assert_eq!(s.send_binary_bytes(big), Err(LocalError::Closed));
+    assert_eq!(
+        s.send_binary_bytes(big),
+        Err(Error::Local(LocalError::Closed))
+    );
     let mut c = Connection::new(Role::Client, Config::default());
     c.close(CloseCode::NORMAL, "").unwrap();
     assert_eq!(
         c.send_text_bytes(Utf8Bytes::from("x")),
-        Err(LocalError::Closed)
+        Err(Error::Local(LocalError::Closed))
     );
 }
 

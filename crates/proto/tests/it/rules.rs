@@ -3,7 +3,7 @@
 
 use ferrosocket_proto::FrameError;
 use ferrosocket_proto::bytes::Bytes;
-use ferrosocket_proto::{CloseCode, Config, Event, ProtocolError, Rsv, State};
+use ferrosocket_proto::{CloseCode, Config, Error, Event, ProtocolError, Rsv, State};
 
 use crate::testkit::*;
 
@@ -144,7 +144,10 @@ fn unmasked_frame_at_server() {
 fn masked_frame_at_client() {
     let mut c = client();
     let (events, out) = feed(&mut c, &masked(TEXT, b"hi"));
-    assert_eq!(events, vec![Err(ProtocolError::MaskedFrame)]);
+    assert_eq!(
+        events,
+        vec![Err(Error::Protocol(ProtocolError::MaskedFrame))]
+    );
     // The client's close frame is masked: 88 82 key, then 03 ea masked.
     assert_eq!(&out[..2], b"\x88\x82");
     let key = &out[2..6];
@@ -298,7 +301,9 @@ fn message_too_big_from_header_alone() {
     s.receive_data(&second[..8]);
     assert_eq!(
         s.next_event(),
-        Some(Err(ProtocolError::MessageTooLarge { max: 100 }))
+        Some(Err(Error::Protocol(ProtocolError::MessageTooLarge {
+            max: 100
+        })))
     );
     assert_eq!(s.take_output().as_ref(), CLOSE_1009);
     assert_eq!(s.buffered_message_len(), 0);
@@ -367,7 +372,10 @@ fn protocol_error_after_local_close_sends_no_second_close() {
     s.close(CloseCode::NORMAL, "").unwrap();
     assert_eq!(s.take_output().as_ref(), b"\x88\x02\x03\xe8");
     let (events, out) = feed(&mut s, &masked(CONT, b""));
-    assert_eq!(events, vec![Err(ProtocolError::UnexpectedContinuation)]);
+    assert_eq!(
+        events,
+        vec![Err(Error::Protocol(ProtocolError::UnexpectedContinuation))]
+    );
     assert!(out.is_empty());
 }
 

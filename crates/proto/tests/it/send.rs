@@ -1,7 +1,7 @@
 //! Sending: exact bytes, masking from the injected random source, local errors.
 
 use ferrosocket_proto::{
-    Config, Connection, Event, LocalError, OpCode, RandomSource, Role, SeededRandom,
+    Config, Connection, Error, Event, LocalError, OpCode, RandomSource, Role, SeededRandom,
 };
 
 use crate::testkit::*;
@@ -70,10 +70,13 @@ fn fragment_writer() {
     let euro = "€".as_bytes();
     s.send_frame(OpCode::Text, &[b'a', euro[0]], false).unwrap();
     // No other data message while one is in progress, but control frames are fine.
-    assert_eq!(s.send_text("x"), Err(LocalError::MessageInProgress));
+    assert_eq!(
+        s.send_text("x"),
+        Err(Error::Local(LocalError::MessageInProgress))
+    );
     assert_eq!(
         s.send_frame(OpCode::Binary, b"x", true),
-        Err(LocalError::MessageInProgress)
+        Err(Error::Local(LocalError::MessageInProgress))
     );
     s.ping(b"").unwrap();
     s.send_frame(OpCode::Continuation, &euro[1..], false)
@@ -86,11 +89,11 @@ fn fragment_writer() {
     // Continuation with nothing in progress; control opcodes.
     assert_eq!(
         s.send_frame(OpCode::Continuation, b"", true),
-        Err(LocalError::NoMessageInProgress)
+        Err(Error::Local(LocalError::NoMessageInProgress))
     );
     assert_eq!(
         s.send_frame(OpCode::Ping, b"", true),
-        Err(LocalError::ControlOpCode)
+        Err(Error::Local(LocalError::ControlOpCode))
     );
     assert!(!s.has_output());
 }
@@ -100,13 +103,13 @@ fn fragment_writer_checks_utf8() {
     let mut s = server();
     assert!(matches!(
         s.send_frame(OpCode::Text, b"\xff", true),
-        Err(LocalError::InvalidUtf8(_))
+        Err(Error::Local(LocalError::InvalidUtf8(_)))
     ));
     s.send_frame(OpCode::Text, b"\xe2\x82", false).unwrap();
     // Ending the message inside the code point is refused, nothing sent...
     assert!(matches!(
         s.send_frame(OpCode::Continuation, b"", true),
-        Err(LocalError::InvalidUtf8(_))
+        Err(Error::Local(LocalError::InvalidUtf8(_)))
     ));
     // ...and the message can still be completed properly.
     s.send_frame(OpCode::Continuation, b"\xac", true).unwrap();
@@ -120,11 +123,11 @@ fn control_payload_limit() {
     let mut s = server();
     assert_eq!(
         s.ping(&[0; 126]),
-        Err(LocalError::ControlPayloadTooLong(126))
+        Err(Error::Local(LocalError::ControlPayloadTooLong(126)))
     );
     assert_eq!(
         s.pong(&[0; 200]),
-        Err(LocalError::ControlPayloadTooLong(200))
+        Err(Error::Local(LocalError::ControlPayloadTooLong(200)))
     );
     s.ping(&[0; 125]).unwrap();
     assert_eq!(s.output().len(), 127);
@@ -135,13 +138,13 @@ fn send_after_close_is_a_local_error() {
     let mut s = server();
     s.close(ferrosocket_proto::CloseCode::NORMAL, "").unwrap();
     s.take_output();
-    assert_eq!(s.send_text("x"), Err(LocalError::Closed));
-    assert_eq!(s.send_binary(b"x"), Err(LocalError::Closed));
+    assert_eq!(s.send_text("x"), Err(Error::Local(LocalError::Closed)));
+    assert_eq!(s.send_binary(b"x"), Err(Error::Local(LocalError::Closed)));
     assert_eq!(
         s.send_frame(OpCode::Text, b"x", false),
-        Err(LocalError::Closed)
+        Err(Error::Local(LocalError::Closed))
     );
-    assert_eq!(s.pong(b""), Err(LocalError::Closed));
+    assert_eq!(s.pong(b""), Err(Error::Local(LocalError::Closed)));
     assert!(!s.has_output());
 }
 
@@ -150,7 +153,7 @@ fn send_after_protocol_error_is_a_local_error() {
     let mut s = server();
     s.receive_data(&unmasked(TEXT, b"x"));
     assert!(matches!(s.next_event(), Some(Err(_))));
-    assert_eq!(s.send_text("x"), Err(LocalError::Closed));
+    assert_eq!(s.send_text("x"), Err(Error::Local(LocalError::Closed)));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Delivery::Streaming: pieces as they arrive, flags, UTF-8 boundaries.
 
 use ferrosocket_proto::bytes::Bytes;
-use ferrosocket_proto::{Config, Delivery, Event, ProtocolError};
+use ferrosocket_proto::{Config, Delivery, Error, Event, ProtocolError};
 
 use crate::testkit::*;
 
@@ -113,7 +113,7 @@ fn invalid_utf8_fails_mid_frame() {
     s.receive_data(&wire[11..13]);
     assert!(matches!(
         s.next_event(),
-        Some(Err(ProtocolError::InvalidUtf8(_)))
+        Some(Err(Error::Protocol(ProtocolError::InvalidUtf8(_))))
     ));
     assert_eq!(s.take_output().as_ref(), b"\x88\x02\x03\xef");
 }
@@ -124,6 +124,6 @@ fn incomplete_code_point_at_message_end() {
     s.receive_data(&masked(TEXT, b"ab\xe2\x82"));
     assert!(matches!(
         s.next_event(),
-        Some(Err(ProtocolError::InvalidUtf8(_)))
+        Some(Err(Error::Protocol(ProtocolError::InvalidUtf8(_))))
     ));
 }

@@ -1,7 +1,9 @@
 //! Frame builders written from RFC 6455 section 5.2 by hand (independent of the
 //! codec), and helpers to drive connections.
 
-use ferrosocket_proto::{Config, Connection, Event, ProtocolError, Role, SeededRandom};
+use ferrosocket_proto::{
+    Config, Connection, Error, Event, Fault, ProtocolError, Role, SeededRandom,
+};
 
 /// Opcodes as raw numbers.
 pub(crate) const CONT: u8 = 0x0;
@@ -85,7 +87,7 @@ pub(crate) fn client_with(config: Config) -> Connection {
 }
 
 /// Every event available now.
-pub(crate) fn drain(conn: &mut Connection) -> Vec<Result<Event, ProtocolError>> {
+pub(crate) fn drain(conn: &mut Connection) -> Vec<Result<Event, Error>> {
     conn.events().collect()
 }
 
@@ -98,10 +100,7 @@ pub(crate) fn events(conn: &mut Connection) -> Vec<Event> {
 }
 
 /// Feeds `input` to `conn` and returns the events and the output.
-pub(crate) fn feed(
-    conn: &mut Connection,
-    input: &[u8],
-) -> (Vec<Result<Event, ProtocolError>>, Vec<u8>) {
+pub(crate) fn feed(conn: &mut Connection, input: &[u8]) -> (Vec<Result<Event, Error>>, Vec<u8>) {
     conn.receive_data(input);
     let events = drain(conn);
     (events, conn.take_output().to_vec())
@@ -116,7 +115,17 @@ pub(crate) fn expect_error(conn: &mut Connection, input: &[u8], output: &[u8]) -
     assert_eq!(out, output, "output for {err:?}");
     assert_eq!(conn.state(), ferrosocket_proto::State::Closed);
     assert!(conn.next_event().is_none(), "nothing after the error");
-    err
+    assert_eq!(err.fault(), Fault::Peer);
+    assert_eq!(
+        err.close_code(),
+        output
+            .get(2..4)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]).into())
+    );
+    match err {
+        Error::Protocol(e) => e,
+        other => panic!("not a protocol error: {other:?}"),
+    }
 }
 
 /// Text event helper.

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use ferrosocket_proto::{
-    CloseCode, Config, Connection, Event, Instant, Keepalive, ProtocolError, Role, State, Timer,
-    WsConnection, WsError,
+    CloseCode, Config, Connection, Error, Event, Instant, Keepalive, ProtocolError, Role, State,
+    Timer, WsConnection,
 };
 
 use crate::testkit::*;
@@ -50,7 +50,10 @@ fn close_frame(code: CloseCode) -> Vec<u8> {
 /// The connection failed with `timer`: the error comes once, then nothing; the
 /// state is closed and the output is `output`.
 fn assert_failed(conn: &mut Connection, timer: Timer, output: &[u8]) {
-    assert_eq!(conn.next_event(), Some(Err(ProtocolError::Timeout(timer))));
+    assert_eq!(
+        conn.next_event(),
+        Some(Err(Error::Protocol(ProtocolError::Timeout(timer))))
+    );
     assert!(conn.next_event().is_none());
     assert_eq!(conn.state(), State::Closed);
     assert_eq!(&conn.take_output()[..], output);
@@ -93,7 +96,7 @@ fn trickled_handshake_is_dropped_at_the_handshake_timeout() {
     ws.handle_timeout(Clock::at(10.0));
     assert_eq!(
         ws.next_event(),
-        Some(Err(WsError::Protocol(ProtocolError::Timeout(
+        Some(Err(Error::Protocol(ProtocolError::Timeout(
             Timer::Handshake
         ))))
     );

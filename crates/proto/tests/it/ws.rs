@@ -3,7 +3,7 @@
 use ferrosocket_proto::bytes::Bytes;
 use ferrosocket_proto::handshake::{Accept, ClientRequest, Key, Reject};
 use ferrosocket_proto::{
-    CloseCode, Config, Event, LocalError, SeededRandom, Side, State, WsConnection, WsError,
+    CloseCode, Config, Error, Event, LocalError, SeededRandom, Side, State, WsConnection,
 };
 
 use crate::testkit::*;
@@ -50,7 +50,10 @@ fn server_accepts_and_processes_frames_from_the_same_packet() {
     assert_eq!(request.path(), "/chat");
     // Frames wait for the decision.
     assert!(ws.next_event().is_none());
-    assert_eq!(ws.send_text("too soon"), Err(LocalError::NotOpen));
+    assert_eq!(
+        ws.send_text("too soon"),
+        Err(Error::Local(LocalError::NotOpen))
+    );
     ws.accept(&Accept::new()).unwrap();
     assert_eq!(ws.state(), State::Open);
     let events: Vec<_> = ws.events().collect();
@@ -73,7 +76,7 @@ fn server_accepts_and_processes_frames_from_the_same_packet() {
     // Accepting twice is a local error.
     assert_eq!(
         ws.accept(&Accept::new()),
-        Err(WsError::Local(LocalError::InvalidState))
+        Err(Error::Local(LocalError::InvalidState))
     );
 }
 
@@ -107,7 +110,7 @@ fn bad_requests_get_their_error_answer() {
             other => panic!("{other:?}"),
         };
         assert_eq!(err.http_status(), Some(status));
-        let WsError::Handshake(inner) = &err else {
+        let Error::Handshake(inner) = &err else {
             panic!()
         };
         assert_eq!(ws.take_output().as_ref(), inner.to_response().as_slice());
@@ -130,7 +133,7 @@ fn server_eof_before_request() {
     ws.receive_data(b"GET / HTTP/1.1\r\n");
     assert!(ws.next_event().is_none());
     ws.receive_eof();
-    assert_eq!(ws.next_event(), Some(Err(WsError::EofDuringHandshake)));
+    assert_eq!(ws.next_event(), Some(Err(Error::EofDuringHandshake)));
     assert_eq!(ws.state(), State::Closed);
 }
 
@@ -169,7 +172,7 @@ fn client_accepted_with_a_frame_in_the_same_packet() {
 fn client_bad_accept_key_is_an_error() {
     let mut ws = client_ws();
     ws.receive_data(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: nope\r\n\r\n");
-    assert!(matches!(ws.next_event(), Some(Err(WsError::Handshake(_)))));
+    assert!(matches!(ws.next_event(), Some(Err(Error::Handshake(_)))));
     assert_eq!(ws.state(), State::Closed);
 }
 
@@ -287,4 +290,46 @@ fn client_and_server_end_to_end() {
     ));
     assert_eq!((c.state(), s.state()), (State::Closed, State::Closed));
     assert!(c.into_connection().is_some());
+}
+
+/// One error type; its variant says who is at fault.
+#[test]
+fn errors_say_who_is_at_fault() {
+    use ferrosocket_proto::{Fault, ProtocolError};
+
+    // The peer: a bad request (its HTTP answer queued), a broken rule (its close code).
+    let mut ws = WsConnection::server(Config::default());
+    ws.receive_data(b"POST /chat HTTP/1.1\r\nHost: a\r\n\r\n");
+    let err = ws.next_event().unwrap().unwrap_err();
+    assert_eq!(
+        (err.fault(), err.http_status(), err.close_code()),
+        (Fault::Peer, Some(405), None)
+    );
+    let mut ws = WsConnection::server(Config::default());
+    ws.receive_data(&request_bytes());
+    assert!(matches!(ws.next_event(), Some(Ok(Event::Request(_)))));
+    // Us: an answer the request does not allow (500), a send before the handshake.
+    let err = ws
+        .accept(&Accept::new().subprotocol("never-offered"))
+        .unwrap_err();
+    assert_eq!((err.fault(), err.http_status()), (Fault::Local, Some(500)));
+    let err = ws.send_text("early").unwrap_err();
+    assert_eq!(err, Error::Local(LocalError::NotOpen));
+    assert_eq!(err.fault(), Fault::Local);
+    ws.accept(&Accept::new()).unwrap();
+    ws.receive_data(&unmasked(TEXT, b"unmasked"));
+    let err = ws.next_event().unwrap().unwrap_err();
+    assert_eq!(err, Error::Protocol(ProtocolError::UnmaskedFrame));
+    assert_eq!(
+        (err.fault(), err.close_code()),
+        (Fault::Peer, Some(CloseCode::PROTOCOL_ERROR))
+    );
+    // The transport: gone before the handshake finished.
+    let mut ws = WsConnection::server(Config::default());
+    ws.receive_eof();
+    let err = ws.next_event().unwrap().unwrap_err();
+    assert_eq!(
+        (err, Error::EofDuringHandshake.fault()),
+        (Error::EofDuringHandshake, Fault::Transport)
+    );
 }
