@@ -14,8 +14,9 @@ use ferrosocket_proto::handshake::{Accept, Request, Scheme, Url};
 use crate::stream::{Deadline, Dir, SavedTimeouts, read_spare, with_deadline, write_deadline};
 use crate::{MaybeTlsStream, Transport, WebSocketStream};
 
-/// Most bytes of a rejection's body kept for [`Error::Rejected`].
-const MAX_REJECT_BODY: usize = 64 * 1024;
+/// Most bytes of a rejection's body kept for [`Error::Rejected`]: the async
+/// engine's, so that a refused client sees the same body on every runtime.
+use ferrosocket_io::poll::MAX_REJECT_BODY;
 
 fn deadline(config: &StreamConfig) -> Option<Deadline> {
     Deadline::after(config.protocol.handshake_timeout, Timer::Handshake)
@@ -153,7 +154,9 @@ pub fn client<S: Transport>(url: &str, stream: S) -> Result<(WebSocketStream<S>,
 ///
 /// * [`Error::InvalidUrl`]: `url` does not parse.
 /// * [`Error::Rejected`]: the server answered with another status than 101 (its
-///   status and up to 64 KiB of body).
+///   status and the start of the body, at most
+///   [`MAX_REJECT_BODY`](ferrosocket_io::poll::MAX_REJECT_BODY) bytes, 16 KiB, as
+///   on every runtime).
 /// * [`Error::Handshake`]: the answer is not a valid WebSocket acceptance.
 /// * [`Error::Timeout`], [`Error::Io`].
 pub fn client_with<S: Transport>(

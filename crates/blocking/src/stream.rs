@@ -31,12 +31,153 @@ pub struct WebSocketStream<S> {
     core: StreamCore,
     request: Option<Box<Request>>,
     response: Option<Box<Response>>,
+    timer: ReadTimer,
+    ending: Ending,
+}
+
+/// What is left to do once the stream delivered its last item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// The stream is open.
+    Open,
+    /// A client whose closing handshake is over: wait for the server's FIN (at
+    /// most the close timeout), then shut our side (see [`await_fin`]).
+    AwaitFin,
+    /// Nothing: the socket's write side is shut (or the stream failed).
+    Done,
+}
+
+/// The reading side's clock: it gives the core the time and turns the core's next
+/// deadline ([`StreamCore::poll_timeout`]) into the socket's read timeout, so a
+/// read blocked on a quiet peer returns when a timer is due.
+#[derive(Debug)]
+pub(crate) struct ReadTimer {
     /// The core's time origin ([`ferrosocket_proto::Instant::ZERO`]).
     origin: Instant,
-    /// The read timeout the user asked for ([`set_read_timeout`](Self::set_read_timeout)).
-    read_timeout: Option<Duration>,
+    /// The read timeout the user asked for (`set_read_timeout`).
+    pub(crate) read_timeout: Option<Duration>,
     /// The read timeout the socket has now (the user's, or shorter for a timer).
     socket_read_timeout: Option<Duration>,
+}
+
+impl ReadTimer {
+    /// Starts the core's clock now (its timers start now), with the socket's
+    /// current read timeout as the user's.
+    pub(crate) fn start<S: Transport>(socket: &S, core: &mut StreamCore) -> Self {
+        let read_timeout = socket.read_timeout().ok().flatten();
+        core.handle_timeout(ferrosocket_proto::Instant::ZERO);
+        Self {
+            origin: Instant::now(),
+            read_timeout,
+            socket_read_timeout: read_timeout,
+        }
+    }
+
+    /// Gives the core the time; `true` if a timer fired (an error to deliver, a
+    /// ping to write).
+    pub(crate) fn run_timers(&self, core: &mut StreamCore, now: Instant) -> bool {
+        let (queued, state) = (core.output_len(), core.state());
+        let since = now.saturating_duration_since(self.origin);
+        core.handle_timeout(ferrosocket_proto::Instant::from_duration(since));
+        core.output_len() > queued || core.state() != state
+    }
+
+    /// When the core's next timer is due.
+    pub(crate) fn next_deadline(&self, core: &StreamCore) -> Option<Instant> {
+        core.poll_timeout()
+            .map(|at| self.origin + at.duration_since_origin())
+    }
+
+    /// When the next read must return: the core's next deadline or the user's
+    /// (`user_at`, started on the first wait), whichever comes first.
+    pub(crate) fn read_until(
+        &self,
+        core: &StreamCore,
+        now: Instant,
+        user_at: &mut Option<Instant>,
+    ) -> Option<Instant> {
+        if user_at.is_none() {
+            *user_at = self.read_timeout.map(|t| now + t);
+        }
+        match (self.next_deadline(core), *user_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Sets the socket's read timeout so that a read returns by `until` (or the
+    /// user's timeout), moving it only when the one set would overshoot by more than
+    /// an eighth of the time left (a setsockopt per read would cost as much as the
+    /// read): a timer fires at most that late.
+    pub(crate) fn arm<S: Transport>(
+        &mut self,
+        socket: &mut S,
+        now: Instant,
+        until: Option<Instant>,
+    ) -> io::Result<()> {
+        let wanted = match until {
+            None => self.read_timeout,
+            // A zero timeout means "none" to the socket: at least 1 ms.
+            Some(at) => Some(
+                at.saturating_duration_since(now)
+                    .max(Duration::from_millis(1)),
+            ),
+        };
+        let fits = match (self.socket_read_timeout, wanted) {
+            (current, None) => current.is_none(),
+            (None, Some(_)) => false,
+            (Some(current), Some(wanted)) => current <= wanted + wanted / 8,
+        };
+        if !fits {
+            socket.set_read_timeout(wanted)?;
+            self.socket_read_timeout = wanted;
+        }
+        Ok(())
+    }
+
+    /// Sets the user's read timeout (and the socket's).
+    pub(crate) fn set_read_timeout<S: Transport>(
+        &mut self,
+        socket: &mut S,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
+        socket.set_read_timeout(timeout)?;
+        self.read_timeout = timeout;
+        self.socket_read_timeout = timeout;
+        Ok(())
+    }
+
+    /// Puts the user's read timeout back on the socket after a deadline changed it.
+    pub(crate) fn restore<S: Transport>(&mut self, socket: &mut S) {
+        let _ = socket.set_read_timeout(self.read_timeout);
+        self.socket_read_timeout = self.read_timeout;
+    }
+}
+
+/// The client's end of the connection, after the closing handshake: waits for the
+/// server to close the TCP connection (reading and discarding, as RFC 6455 section
+/// 7.1.1 says: what arrives now is not read as frames) until EOF, an error or
+/// `deadline` (the close timeout; on [`NoTimeouts`](crate::NoTimeouts) checked only
+/// between reads).
+///
+/// Why the client waits, in both engines' behaviour: "The underlying TCP
+/// connection, in most normal cases, SHOULD be closed first by the server, so that
+/// it holds the TIME_WAIT state and not the client", and "when a client is
+/// instructed to [close the connection], it SHOULD wait for a TCP Close from the
+/// server" (RFC 6455 section 7.1.1). A client that sends its FIN first holds
+/// TIME_WAIT for 2 MSL per connection, which a client opening many connections to
+/// one server runs out of ports with; waiting costs one round trip with a server
+/// that closes at once (as ours does), and at most the close timeout with one that
+/// does not, after which the client closes anyway (the RFC's "abnormal cases").
+/// Python websockets and browsers do the same.
+pub(crate) fn await_fin<S: Transport>(socket: &mut S, deadline: Option<Deadline>) {
+    let mut scrap = [0u8; 512];
+    loop {
+        match with_deadline(socket, deadline, Dir::Read, |s| s.read(&mut scrap)) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
 }
 
 /// A point in time a blocking operation must finish by, and the timer that names
@@ -186,6 +327,18 @@ impl SavedTimeouts {
     }
 }
 
+/// What is left to do after the stream's last item, `item`: a client whose closing
+/// handshake completed (the peer's close delivered) waits for the server's FIN;
+/// otherwise nothing (the caller shuts the write side if the connection is closed).
+pub(crate) fn ending_after(core: &mut StreamCore, item: &Result<Message, Error>) -> Ending {
+    let client = core.connection_mut().role() == Role::Client;
+    if client && matches!(item, Ok(Message::Close(_))) {
+        Ending::AwaitFin
+    } else {
+        Ending::Done
+    }
+}
+
 impl<S: Transport> WebSocketStream<S> {
     /// Wraps a socket on which the opening handshake already happened (e.g. by an
     /// HTTP server), as `role`.
@@ -208,55 +361,41 @@ impl<S: Transport> WebSocketStream<S> {
         request: Option<Box<Request>>,
         response: Option<Response>,
     ) -> Self {
-        let read_timeout = socket.read_timeout().ok().flatten();
-        let origin = Instant::now();
-        let mut stream = Self {
+        let mut core = core;
+        let timer = ReadTimer::start(&socket, &mut core);
+        Self {
             socket,
             core,
             request,
             response: response.map(Box::new),
-            origin,
-            read_timeout,
-            socket_read_timeout: read_timeout,
-        };
-        // The timers start now.
-        stream.core.handle_timeout(ferrosocket_proto::Instant::ZERO);
-        stream
-    }
-
-    /// Gives the core the time; `true` if a timer fired (an error to deliver, a
-    /// ping to write).
-    fn run_timers(&mut self, now: Instant) -> bool {
-        let (queued, state) = (self.core.output_len(), self.core.state());
-        let since = now.saturating_duration_since(self.origin);
-        self.core
-            .handle_timeout(ferrosocket_proto::Instant::from_duration(since));
-        self.core.output_len() > queued || self.core.state() != state
-    }
-
-    /// Sets the socket's read timeout so that a read returns by `until` (or the
-    /// user's timeout), moving it only when the one set would overshoot by more than
-    /// an eighth of the time left (a setsockopt per read would cost as much as the
-    /// read): a timer fires at most that late.
-    fn arm_read_timeout(&mut self, now: Instant, until: Option<Instant>) -> io::Result<()> {
-        let wanted = match until {
-            None => self.read_timeout,
-            // A zero timeout means "none" to the socket: at least 1 ms.
-            Some(at) => Some(
-                at.saturating_duration_since(now)
-                    .max(Duration::from_millis(1)),
-            ),
-        };
-        let fits = match (self.socket_read_timeout, wanted) {
-            (current, None) => current.is_none(),
-            (None, Some(_)) => false,
-            (Some(current), Some(wanted)) => current <= wanted + wanted / 8,
-        };
-        if !fits {
-            self.socket.set_read_timeout(wanted)?;
-            self.socket_read_timeout = wanted;
+            timer,
+            ending: Ending::Open,
         }
-        Ok(())
+    }
+
+    /// The stream delivered its last item (`item`): the close echo or the close
+    /// frame of an error is written; a server, or a client whose connection failed,
+    /// shuts its side at once; a client whose closing handshake completed waits for
+    /// the server's FIN first, in the next [`recv`](Self::recv) or
+    /// [`close`](Self::close) (see [`await_fin`]).
+    fn finished(&mut self, item: &Result<Message, Error>) {
+        let _ = self.write_output();
+        self.ending = ending_after(&mut self.core, item);
+        if self.ending == Ending::Done && self.core.is_closed() {
+            let _ = self.socket.shutdown_write();
+        }
+    }
+
+    /// The end of a finished stream: a client whose closing handshake completed
+    /// waits for the server's FIN (at most the close timeout), then shuts its side.
+    fn end(&mut self) {
+        if self.ending == Ending::AwaitFin {
+            let timeout = self.core.config().protocol.close_timeout;
+            await_fin(&mut self.socket, Deadline::after(timeout, Timer::Close));
+            self.timer.restore(&mut self.socket);
+            let _ = self.socket.shutdown_write();
+        }
+        self.ending = Ending::Done;
     }
 
     /// The next message, blocking until one arrives; `None` once the stream ended
@@ -272,15 +411,12 @@ impl<S: Transport> WebSocketStream<S> {
         loop {
             if let Some(item) = self.core.next_message() {
                 if self.core.is_finished() {
-                    // The echo of the close, or our close for a protocol error.
-                    let _ = self.write_output();
-                    if self.core.is_closed() {
-                        let _ = self.socket.shutdown_write();
-                    }
+                    self.finished(&item);
                 }
                 return Some(item);
             }
             if self.core.is_finished() {
+                self.end();
                 return None;
             }
             // Pongs and other queued frames go out before we block on a read.
@@ -289,21 +425,11 @@ impl<S: Transport> WebSocketStream<S> {
             }
             // All input is parsed: the core's view is current, its timers may run.
             let now = Instant::now();
-            if self.run_timers(now) {
+            if self.timer.run_timers(&mut self.core, now) {
                 continue;
             }
-            let timer_at = self
-                .core
-                .poll_timeout()
-                .map(|at| self.origin + at.duration_since_origin());
-            if user_at.is_none() {
-                user_at = self.read_timeout.map(|t| now + t);
-            }
-            let until = match (timer_at, user_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            if let Err(e) = self.arm_read_timeout(now, until) {
+            let until = self.timer.read_until(&self.core, now, &mut user_at);
+            if let Err(e) = self.timer.arm(&mut self.socket, now, until) {
                 return Some(Err(e.into()));
             }
             // The read may block for as long as the peer is quiet: an extension
@@ -421,7 +547,9 @@ impl<S: Transport> WebSocketStream<S> {
     /// then reads until the peer's close arrives, at most
     /// [`StreamConfig::close_timeout`], discarding messages still in flight (to read
     /// them, [`send`](Self::send) a [`Message::Close`] and [`recv`](Self::recv) until
-    /// `None` instead). Then the write side of the socket is shut.
+    /// `None` instead). Then the write side of the socket is shut: at once for a
+    /// server; a client first waits for the server to close the TCP connection
+    /// (RFC 6455 section 7.1.1), within the same close timeout.
     ///
     /// Calling it after the peer's close was received just finishes.
     ///
@@ -436,9 +564,11 @@ impl<S: Transport> WebSocketStream<S> {
         let deadline = Deadline::after(self.core.config().protocol.close_timeout, Timer::Close);
         let result = self.finish_close(deadline);
         // The deadline set the socket's timeouts; back to the user's.
-        let _ = self.socket.set_read_timeout(self.read_timeout);
-        self.socket_read_timeout = self.read_timeout;
-        let _ = self.socket.shutdown_write();
+        self.timer.restore(&mut self.socket);
+        if self.ending != Ending::Done {
+            let _ = self.socket.shutdown_write();
+            self.ending = Ending::Done;
+        }
         self.core.fail();
         result
     }
@@ -465,19 +595,9 @@ impl<S: Transport> WebSocketStream<S> {
             }
         }
         self.write_deadline(deadline)?;
-        if self.core.connection_mut().role() == Role::Client {
-            // RFC 6455 section 7.1.1: the server closes the TCP connection first; wait a
-            // little for it (what arrives now is not read as frames).
-            let mut scrap = BytesMut::new();
-            loop {
-                scrap.clear();
-                match with_deadline(&mut self.socket, deadline, Dir::Read, |s| {
-                    read_spare(s, &mut scrap, 512)
-                }) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
-                }
-            }
+        if self.ending != Ending::Done && self.core.connection_mut().role() == Role::Client {
+            // RFC 6455 section 7.1.1: the server closes the TCP connection first.
+            await_fin(&mut self.socket, deadline);
         }
         Ok(())
     }
@@ -518,10 +638,7 @@ impl<S: Transport> WebSocketStream<S> {
     ///
     /// As the socket's setter.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.socket.set_read_timeout(timeout)?;
-        self.read_timeout = timeout;
-        self.socket_read_timeout = timeout;
-        Ok(())
+        self.timer.set_read_timeout(&mut self.socket, timeout)
     }
 
     /// Sets the socket's write timeout: `send` and `flush` then fail with

@@ -11,6 +11,9 @@
 //!   behaviours test the tokio, smol and blocking engines.
 //! * [`timers`]: every timer of a message stream as a scenario against those
 //!   peers, declared for an engine with [`timer_tests!`].
+//! * [`behaviour`]: the opening and closing handshakes as scenarios, both roles,
+//!   against those peers and a raw server ([`behaviour::RawServer`]), declared for
+//!   an engine with [`behaviour_tests!`]: one behaviour for every engine.
 //!
 //! # Example
 //!
@@ -36,6 +39,7 @@ use std::time::Duration;
 
 use ferrosocket_proto::{Config, Connection, Error, Event, Instant, Role, SeededRandom};
 
+pub mod behaviour;
 pub mod frame;
 pub mod peer;
 pub mod timers;

@@ -11,6 +11,7 @@ use ferrosocket_blocking::{
     connect_with,
 };
 
+mod behaviour;
 #[cfg(feature = "tls")]
 #[path = "../../../tokio/tests/certs/test_ca.rs"]
 mod test_ca;

@@ -5,7 +5,7 @@ use ferrosocket_blocking::{Accept, Decision, StreamConfig, accept_with_config};
 use ferrosocket_testkit::timers::{Act, Served};
 
 /// Serves one connection on this thread.
-fn serve(listener: std::net::TcpListener, config: StreamConfig, act: Act) -> Served {
+pub(crate) fn serve(listener: std::net::TcpListener, config: StreamConfig, act: Act) -> Served {
     let mut served = Served::default();
     let (socket, _) = listener.accept().unwrap();
     let mut ws = match accept_with_config(socket, config, |_| Decision::Accept(Accept::new())) {

@@ -14,6 +14,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use futures_util::future::join;
 use futures_util::{AsyncReadExt, AsyncWriteExt, SinkExt, StreamExt};
 
+mod behaviour;
 #[cfg(feature = "tls")]
 #[path = "../../../tokio/tests/certs/test_ca.rs"]
 mod test_ca;

@@ -1,6 +1,7 @@
 //! Integration tests of ferrosocket-tokio over real loopback TCP and
 //! `tokio::io::duplex`.
 
+mod behaviour;
 mod close;
 mod deflate;
 mod echo;
