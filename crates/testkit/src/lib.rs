@@ -3,7 +3,8 @@
 //! * [`frame`]: frames built byte by byte from RFC 6455 section 5.2, independent of
 //!   the codec, so a codec bug cannot hide in both sides of a test.
 //! * [`ManualClock`]: time that moves only when the test says, driving
-//!   `handle_timeout` of a [`Connection`]: every timer test runs in microseconds.
+//!   `handle_timeout` of a [`Connection`], a [`WsConnection`] or a [`StreamCore`]
+//!   ([`Timed`]): every timer test runs in microseconds.
 //! * [`Pair`]: a client and a server [`Connection`] wired back to back in memory.
 //! * [`peer`]: a raw WebSocket client over a real `std::net::TcpStream` that
 //!   misbehaves on purpose (trickles, never answers, sends pongs nobody asked
@@ -37,14 +38,53 @@
 
 use std::time::Duration;
 
-use ferrosocket_proto::{Config, Connection, Error, Event, Instant, Role, SeededRandom};
+use ferrosocket_io::StreamCore;
+use ferrosocket_proto::{
+    Config, Connection, Error, Event, Instant, Role, SeededRandom, WsConnection,
+};
 
 pub mod behaviour;
 pub mod frame;
 pub mod peer;
 pub mod timers;
 
-/// A clock for [`Connection::handle_timeout`] that moves only when told.
+/// What a [`ManualClock`] drives: the time as an input, the next deadline as an
+/// output ([`Connection`], [`WsConnection`], [`StreamCore`]).
+pub trait Timed {
+    /// Gives the time (`handle_timeout`).
+    fn handle_timeout(&mut self, now: Instant);
+    /// The next deadline (`poll_timeout`).
+    fn poll_timeout(&self) -> Option<Instant>;
+}
+
+impl Timed for Connection {
+    fn handle_timeout(&mut self, now: Instant) {
+        Connection::handle_timeout(self, now);
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Connection::poll_timeout(self)
+    }
+}
+
+impl Timed for WsConnection {
+    fn handle_timeout(&mut self, now: Instant) {
+        WsConnection::handle_timeout(self, now);
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        WsConnection::poll_timeout(self)
+    }
+}
+
+impl Timed for StreamCore {
+    fn handle_timeout(&mut self, now: Instant) {
+        StreamCore::handle_timeout(self, now);
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        StreamCore::poll_timeout(self)
+    }
+}
+
+/// A clock for `handle_timeout` (of anything [`Timed`]) that moves only when told.
 #[derive(Debug, Clone, Copy)]
 pub struct ManualClock {
     now: Instant,
@@ -70,19 +110,34 @@ impl ManualClock {
     }
 
     /// Gives `conn` the current time.
-    pub fn tick(&self, conn: &mut Connection) {
+    pub fn tick(&self, conn: &mut impl Timed) {
         conn.handle_timeout(self.now);
     }
 
     /// Moves the clock `by` forward and gives `conn` the time.
-    pub fn advance(&mut self, conn: &mut Connection, by: Duration) {
+    pub fn advance(&mut self, conn: &mut impl Timed, by: Duration) {
         self.now = self.now + by;
+        self.tick(conn);
+    }
+
+    /// Moves the clock to `at` and gives `conn` the time.
+    ///
+    /// # Panics
+    ///
+    /// If `at` is earlier than [`now`](Self::now): time does not go back.
+    pub fn set(&mut self, conn: &mut impl Timed, at: Instant) {
+        assert!(
+            at >= self.now,
+            "the clock goes back: {at:?} < {:?}",
+            self.now
+        );
+        self.now = at;
         self.tick(conn);
     }
 
     /// Moves the clock to `conn`'s next deadline (if it has one) and gives it the
     /// time; returns the deadline.
-    pub fn run_to_deadline(&mut self, conn: &mut Connection) -> Option<Instant> {
+    pub fn run_to_deadline(&mut self, conn: &mut impl Timed) -> Option<Instant> {
         let deadline = conn.poll_timeout()?;
         if deadline > self.now {
             self.now = deadline;
@@ -161,6 +216,42 @@ mod tests {
         assert_eq!(pair.server.state(), State::Closed);
         assert_eq!(pair.client.state(), State::Closed);
         assert_eq!(pumped.client.len(), 1);
+    }
+
+    #[test]
+    fn set_drives_a_handshake_and_a_stream_core() {
+        let config = Config::default()
+            .without_timers()
+            .handshake_timeout(Some(Duration::from_secs(10)));
+        let mut ws = WsConnection::server(config);
+        let mut clock = ManualClock::new();
+        clock.tick(&mut ws);
+        clock.set(&mut ws, Instant::from_millis(9_999));
+        assert_eq!(ws.state(), State::Connecting);
+        assert_eq!(
+            clock.run_to_deadline(&mut ws),
+            Some(Instant::from_millis(10_000))
+        );
+        assert_eq!(ws.state(), State::Closed);
+
+        let config = Config::default()
+            .without_timers()
+            .idle_timeout(Some(Duration::from_secs(3)));
+        let conn = Connection::new(Role::Server, config);
+        let mut core = StreamCore::new(conn, ferrosocket_io::StreamConfig::default());
+        let mut clock = ManualClock::new();
+        clock.tick(&mut core);
+        clock.advance(&mut core, Duration::from_secs(3));
+        assert!(core.is_closed());
+    }
+
+    #[test]
+    #[should_panic(expected = "the clock goes back")]
+    fn time_does_not_go_back() {
+        let mut conn = Connection::new(Role::Server, Config::default());
+        let mut clock = ManualClock::new();
+        clock.set(&mut conn, Instant::from_millis(2));
+        clock.set(&mut conn, Instant::from_millis(1));
     }
 
     #[test]

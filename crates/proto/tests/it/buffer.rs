@@ -25,7 +25,7 @@ fn input_start(s: &mut Connection) -> usize {
 #[test]
 fn big_frame_is_never_moved_while_it_arrives() {
     let big: Vec<u8> = (0..1 << 20).map(|i: u32| (i * 7) as u8).collect();
-    let wire = cat(&[masked(BIN, &big), masked(BIN, b"next")]);
+    let wire = [masked(BINARY, &big), masked(BINARY, b"next")].concat();
     let mut s = server_with(Config::new().max_frame_size(4 << 20));
     let mut got = Vec::new();
     let mut starts = Vec::new();
@@ -163,8 +163,8 @@ fn ws_read_buf_is_always_empty() {
     ClientRequest::new("example.com", "/", Key::from_bytes([1; 16]))
         .write_to(&mut request)
         .unwrap();
-    let frames = cat(&[masked(TEXT, "héllo".as_bytes()), masked(BIN, b"x")]);
-    let wire = cat(&[request.clone(), frames]);
+    let frames = [masked(TEXT, "héllo".as_bytes()), masked(BINARY, b"x")].concat();
+    let wire = [request.clone(), frames].concat();
     let (head, tail) = wire.split_at(request.len() + 4);
     ws.read_buf().extend_from_slice(head);
     let buf = ws.read_buf();
@@ -246,12 +246,12 @@ proptest! {
     ) {
         let delivery = if streaming { Delivery::Streaming } else { Delivery::Assembled };
         let config = Config::default().delivery(delivery);
-        let wire = cat(&[
-            masked_frag(false, TEXT, "héllo wö".as_bytes()),
+        let wire = [
+            masked_fragment(false, TEXT, "héllo wö".as_bytes()),
             masked(PING, b"p"),
-            masked_frag(true, CONT, "rld €𝄞".repeat(20).as_bytes()),
-            masked(BIN, &[7; 300]),
-        ]);
+            masked_fragment(true, CONTINUATION, "rld €𝄞".repeat(20).as_bytes()),
+            masked(BINARY, &[7; 300]),
+        ].concat();
         let mut whole = server_with(config);
         whole.receive_data(&wire);
         let expect = drain(&mut whole);

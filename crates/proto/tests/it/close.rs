@@ -57,7 +57,7 @@ fn we_close_first() {
     // Messages still arrive; a ping is not answered any more.
     let (events, out) = feed(
         &mut s,
-        &cat(&[masked(TEXT, b"in flight"), masked(PING, b"")]),
+        &[masked(TEXT, b"in flight"), masked(PING, b"")].concat(),
     );
     assert_eq!(events.len(), 2);
     assert_eq!(events[0], Ok(text("in flight")));

@@ -68,11 +68,12 @@ fn encode_sets_rsv1_on_the_first_frame_only() {
     s.send_text("hi").unwrap();
     s.send_frame(OpCode::Binary, b"a", false).unwrap();
     s.send_frame(OpCode::Continuation, b"b", true).unwrap();
-    let expected = cat(&[
+    let expected = [
         frame(true, 0x40, TEXT, None, b"hi"),
-        frame(false, 0x40, BIN, None, b"a"),
-        frame(true, 0, CONT, None, b"b"),
-    ]);
+        frame(false, 0x40, BINARY, None, b"a"),
+        frame(true, 0, CONTINUATION, None, b"b"),
+    ]
+    .concat();
     // The frame builder masks nothing here; payloads are XORed by the extension.
     let expected: Vec<u8> = {
         let mut e = expected;
@@ -88,13 +89,14 @@ fn encode_sets_rsv1_on_the_first_frame_only() {
 #[test]
 fn decode_through_the_extension_and_pass_through_without_rsv1() {
     let mut s = server().with_extension(XorExt::default());
-    let wire = cat(&[
+    let wire = [
         frame(true, 0x40, TEXT, Some(KEY), &xored("héllo".as_bytes())),
         masked(TEXT, b"plain"),
-        frame(false, 0x40, BIN, Some(KEY), &xored(b"ab")),
+        frame(false, 0x40, BINARY, Some(KEY), &xored(b"ab")),
         masked(PING, b""),
-        masked_frag(true, CONT, &xored(b"cd")),
-    ]);
+        masked_fragment(true, CONTINUATION, &xored(b"cd")),
+    ]
+    .concat();
     let (events, _) = feed(&mut s, &wire);
     assert_eq!(
         events,
@@ -124,17 +126,18 @@ fn unclaimed_rsv_bits_still_fail() {
         let mut s = server().with_extension(XorExt::default());
         let err = expect_error(
             &mut s,
-            &frame(true, rsv, BIN, Some(KEY), b"x"),
+            &frame(true, rsv, BINARY, Some(KEY), b"x"),
             b"\x88\x02\x03\xea",
         );
         assert!(matches!(err, ProtocolError::ReservedBits(_)));
     }
     // RSV1 on a continuation or a control frame.
     let mut s = server().with_extension(XorExt::default());
-    let wire = cat(&[
-        masked_frag(false, BIN, b"a"),
-        frame(true, 0x40, CONT, Some(KEY), b"b"),
-    ]);
+    let wire = [
+        masked_fragment(false, BINARY, b"a"),
+        frame(true, 0x40, CONTINUATION, Some(KEY), b"b"),
+    ]
+    .concat();
     expect_error(&mut s, &wire, b"\x88\x02\x03\xea");
     let mut s = server().with_extension(XorExt::default());
     expect_error(
@@ -153,7 +156,10 @@ fn decoded_size_respects_the_message_limit() {
     };
     let mut s = server_with(config).with_extension(ext);
     // 5 wire bytes become 10: fits exactly.
-    let (events, _) = feed(&mut s, &frame(true, 0x40, BIN, Some(KEY), &xored(b"abcde")));
+    let (events, _) = feed(
+        &mut s,
+        &frame(true, 0x40, BINARY, Some(KEY), &xored(b"abcde")),
+    );
     assert_eq!(events, vec![Ok(binary(b"aabbccddee"))]);
     // 6 wire bytes would become 12: the extension gets a budget of 10 and refuses.
     let ext = XorExt {
@@ -163,7 +169,7 @@ fn decoded_size_respects_the_message_limit() {
     let mut s = server_with(config).with_extension(ext);
     let err = expect_error(
         &mut s,
-        &frame(true, 0x40, BIN, Some(KEY), &xored(b"abcdef")),
+        &frame(true, 0x40, BINARY, Some(KEY), &xored(b"abcdef")),
         b"\x88\x02\x03\xf1",
     );
     assert_eq!(err, ProtocolError::Extension(ExtensionError::too_big()));
@@ -174,10 +180,11 @@ fn decoded_size_respects_the_message_limit() {
         ..XorExt::default()
     };
     let mut s = server_with(config).with_extension(ext);
-    let wire = cat(&[
-        frame(false, 0x40, BIN, Some(KEY), &xored(b"abc")),
-        masked_frag(true, CONT, &xored(b"def")),
-    ]);
+    let wire = [
+        frame(false, 0x40, BINARY, Some(KEY), &xored(b"abc")),
+        masked_fragment(true, CONTINUATION, &xored(b"def")),
+    ]
+    .concat();
     let err = expect_error(&mut s, &wire, b"\x88\x02\x03\xf1");
     assert_eq!(err, ProtocolError::Extension(ExtensionError::too_big()));
 }

@@ -9,12 +9,12 @@ const FRAMES: usize = 1_000_000;
 
 fn run(delivery: Delivery) {
     let mut s = server_with(Config::default().delivery(delivery));
-    let empty = masked_frag(false, CONT, b"");
+    let empty = masked_fragment(false, CONTINUATION, b"");
     let mut chunk = Vec::new();
     for _ in 0..10_000 {
         chunk.extend_from_slice(&empty);
     }
-    s.receive_data(&masked_frag(false, BIN, b"start"));
+    s.receive_data(&masked_fragment(false, BINARY, b"start"));
     let mut pieces = 0usize;
     let collect = |s: &mut ferrosocket_proto::Connection, pieces: &mut usize| {
         for e in events(s) {
@@ -36,7 +36,7 @@ fn run(delivery: Delivery) {
             s.read_buffer_capacity()
         );
     }
-    s.receive_data(&masked_frag(true, CONT, b"end"));
+    s.receive_data(&masked_fragment(true, CONTINUATION, b"end"));
     let last = events(&mut s);
     match delivery {
         Delivery::Assembled => {

@@ -14,7 +14,7 @@ const CLOSE_1009: &[u8] = &[0x88, 0x02, 0x03, 0xf1];
 #[test]
 fn rfc_5_7_examples_at_a_client() {
     let mut c = client();
-    let wire = cat(&[
+    let wire = [
         // A single-frame unmasked text message.
         b"\x81\x05\x48\x65\x6c\x6c\x6f".to_vec(),
         // A fragmented unmasked text message.
@@ -30,7 +30,8 @@ fn rfc_5_7_examples_at_a_client() {
             &vec![9u8; 65536],
         ]
         .concat(),
-    ]);
+    ]
+    .concat();
     let (events, out) = feed(&mut c, &wire);
     let events: Vec<Event> = events.into_iter().map(Result::unwrap).collect();
     assert_eq!(
@@ -85,12 +86,13 @@ fn ping_gets_exact_pong_from_server() {
 
 #[test]
 fn byte_by_byte_is_the_same() {
-    let wire = cat(&[
-        masked_frag(false, TEXT, "κό".as_bytes()),
+    let wire = [
+        masked_fragment(false, TEXT, "κό".as_bytes()),
         masked(PING, b"p"),
-        masked_frag(true, CONT, "σμε".as_bytes()),
-        masked(BIN, &[1, 2, 3]),
-    ]);
+        masked_fragment(true, CONTINUATION, "σμε".as_bytes()),
+        masked(BINARY, &[1, 2, 3]),
+    ]
+    .concat();
     let mut s = server();
     let mut got = Vec::new();
     for b in &wire {
@@ -110,13 +112,14 @@ fn byte_by_byte_is_the_same() {
 #[test]
 fn fragmented_text_split_inside_a_code_point_with_controls_between() {
     let euro = "€".as_bytes(); // e2 82 ac
-    let wire = cat(&[
-        masked_frag(false, TEXT, &[b'a', euro[0]]),
+    let wire = [
+        masked_fragment(false, TEXT, &[b'a', euro[0]]),
         masked(PING, b"1"),
-        masked_frag(false, CONT, &euro[1..2]),
+        masked_fragment(false, CONTINUATION, &euro[1..2]),
         masked(PONG, b"2"),
-        masked_frag(true, CONT, &[euro[2], b'b']),
-    ]);
+        masked_fragment(true, CONTINUATION, &[euro[2], b'b']),
+    ]
+    .concat();
     let mut s = server();
     let (events, out) = feed(&mut s, &wire);
     assert_eq!(
@@ -185,7 +188,11 @@ fn reserved_opcodes() {
 #[test]
 fn bad_control_frames() {
     // Fragmented ping.
-    let err = expect_error(&mut server(), &masked_frag(false, PING, b""), CLOSE_1002);
+    let err = expect_error(
+        &mut server(),
+        &masked_fragment(false, PING, b""),
+        CLOSE_1002,
+    );
     assert_eq!(
         err,
         ProtocolError::Frame(FrameError::FragmentedControlFrame)
@@ -200,14 +207,14 @@ fn bad_control_frames() {
 
 #[test]
 fn continuation_without_start() {
-    let err = expect_error(&mut server(), &masked(CONT, b"x"), CLOSE_1002);
+    let err = expect_error(&mut server(), &masked(CONTINUATION, b"x"), CLOSE_1002);
     assert_eq!(err, ProtocolError::UnexpectedContinuation);
 }
 
 #[test]
 fn data_frame_inside_fragmented_message() {
     let mut s = server();
-    let wire = cat(&[masked_frag(false, TEXT, b"a"), masked(BIN, b"b")]);
+    let wire = [masked_fragment(false, TEXT, b"a"), masked(BINARY, b"b")].concat();
     let err = expect_error(&mut s, &wire, CLOSE_1002);
     assert_eq!(err, ProtocolError::ExpectedContinuation);
 }
@@ -255,10 +262,11 @@ fn invalid_utf8_single_frame() {
 fn invalid_utf8_fails_fast_before_the_final_fragment() {
     let mut s = server();
     // First fragment fine, second has an invalid byte; the final one never arrives.
-    let wire = cat(&[
-        masked_frag(false, TEXT, "κό".as_bytes()),
-        masked_frag(false, CONT, b"\xf4\x90"),
-    ]);
+    let wire = [
+        masked_fragment(false, TEXT, "κό".as_bytes()),
+        masked_fragment(false, CONTINUATION, b"\xf4\x90"),
+    ]
+    .concat();
     let err = expect_error(&mut s, &wire, CLOSE_1007);
     assert!(matches!(err, ProtocolError::InvalidUtf8(e) if e.valid_up_to() == 4));
 }
@@ -277,7 +285,7 @@ fn frame_too_big_from_header_alone() {
     let config = Config::default().max_frame_size(1000);
     let mut s = server_with(config);
     // Only the header (announcing 1001 bytes) and the mask: no payload.
-    let wire = masked(BIN, &[0; 1001]);
+    let wire = masked(BINARY, &[0; 1001]);
     let err = expect_error(&mut s, &wire[..8], CLOSE_1009);
     assert_eq!(
         err,
@@ -294,8 +302,8 @@ fn message_too_big_from_header_alone() {
     let config = Config::default().max_message_size(100);
     let mut s = server_with(config);
     // 60 + 60 > 100: the second header is refused before its payload.
-    let first = masked_frag(false, BIN, &[1; 60]);
-    let second = masked_frag(true, CONT, &[2; 60]);
+    let first = masked_fragment(false, BINARY, &[1; 60]);
+    let second = masked_fragment(true, CONTINUATION, &[2; 60]);
     s.receive_data(&first);
     assert!(s.next_event().is_none());
     s.receive_data(&second[..8]);
@@ -310,7 +318,7 @@ fn message_too_big_from_header_alone() {
     // A single frame over the message limit (but under the frame limit) too.
     let err = expect_error(
         &mut server_with(config),
-        &masked(BIN, &[0; 101])[..8],
+        &masked(BINARY, &[0; 101])[..8],
         CLOSE_1009,
     );
     assert_eq!(err, ProtocolError::MessageTooLarge { max: 100 });
@@ -319,12 +327,13 @@ fn message_too_big_from_header_alone() {
 #[test]
 fn too_many_fragments() {
     let mut s = server_with(Config::default().max_fragments_per_message(Some(3)));
-    let wire = cat(&[
-        masked_frag(false, BIN, b"a"),
-        masked_frag(false, CONT, b""),
-        masked_frag(false, CONT, b""),
-        masked_frag(true, CONT, b""),
-    ]);
+    let wire = [
+        masked_fragment(false, BINARY, b"a"),
+        masked_fragment(false, CONTINUATION, b""),
+        masked_fragment(false, CONTINUATION, b""),
+        masked_fragment(true, CONTINUATION, b""),
+    ]
+    .concat();
     let err = expect_error(&mut s, &wire, CLOSE_1009);
     assert_eq!(err, ProtocolError::TooManyFragments { max: 3 });
 }
@@ -371,7 +380,7 @@ fn protocol_error_after_local_close_sends_no_second_close() {
     let mut s = server();
     s.close(CloseCode::NORMAL, "").unwrap();
     assert_eq!(s.take_output().as_ref(), b"\x88\x02\x03\xe8");
-    let (events, out) = feed(&mut s, &masked(CONT, b""));
+    let (events, out) = feed(&mut s, &masked(CONTINUATION, b""));
     assert_eq!(
         events,
         vec![Err(Error::Protocol(ProtocolError::UnexpectedContinuation))]
@@ -382,11 +391,12 @@ fn protocol_error_after_local_close_sends_no_second_close() {
 #[test]
 fn data_after_close_received_is_ignored() {
     let mut s = server();
-    let wire = cat(&[
+    let wire = [
         masked(CLOSE, b"\x03\xe8"),
         masked(TEXT, b"late"),
         b"\xff\xff".to_vec(),
-    ]);
+    ]
+    .concat();
     let (events, out) = feed(&mut s, &wire);
     assert_eq!(events.len(), 1);
     assert!(matches!(events[0], Ok(Event::Close { .. })));

@@ -14,12 +14,13 @@ fn server_frames_are_exact() {
     s.ping(b"Hello").unwrap();
     s.pong(b"").unwrap();
     let out = s.take_output();
-    let expected = cat(&[
+    let expected = [
         b"\x81\x05Hello".to_vec(),
         [&b"\x82\x7e\x01\x00"[..], &[0; 256]].concat(),
         b"\x89\x05Hello".to_vec(),
         b"\x8a\x00".to_vec(),
-    ]);
+    ]
+    .concat();
     assert_eq!(out.as_ref(), expected.as_slice());
 }
 

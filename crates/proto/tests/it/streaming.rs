@@ -28,7 +28,7 @@ fn txt(data: &str, frame_finished: bool, message_finished: bool) -> Event {
 #[test]
 fn part_of_a_frame_is_delivered() {
     let mut s = streaming_server();
-    let wire = masked(BIN, b"abcdefgh");
+    let wire = masked(BINARY, b"abcdefgh");
     s.receive_data(&wire[..6 + 3]);
     assert_eq!(events(&mut s), vec![bin(b"abc", false, false)]);
     s.receive_data(&wire[9..10]);
@@ -40,12 +40,13 @@ fn part_of_a_frame_is_delivered() {
 #[test]
 fn fragments_and_empty_frames_carry_flags() {
     let mut s = streaming_server();
-    let wire = cat(&[
-        masked_frag(false, BIN, b"ab"),
-        masked_frag(false, CONT, b""),
+    let wire = [
+        masked_fragment(false, BINARY, b"ab"),
+        masked_fragment(false, CONTINUATION, b""),
         masked(PING, b""),
-        masked_frag(true, CONT, b"c"),
-    ]);
+        masked_fragment(true, CONTINUATION, b"c"),
+    ]
+    .concat();
     s.receive_data(&wire);
     assert_eq!(
         events(&mut s),
@@ -62,10 +63,11 @@ fn fragments_and_empty_frames_carry_flags() {
 fn text_pieces_end_on_code_point_boundaries() {
     let text_in = "a€b𝄞c";
     let raw = text_in.as_bytes();
-    let wire = cat(&[
-        masked_frag(false, TEXT, &raw[..3]), // "a" + 2 bytes of "€"
-        masked_frag(true, CONT, &raw[3..]),
-    ]);
+    let wire = [
+        masked_fragment(false, TEXT, &raw[..3]), // "a" + 2 bytes of "€"
+        masked_fragment(true, CONTINUATION, &raw[3..]),
+    ]
+    .concat();
     // Every way of cutting the wire in two gives pieces that are each valid UTF-8.
     for cut in 0..=wire.len() {
         let mut s = streaming_server();

@@ -1,70 +1,13 @@
-//! Frame builders written from RFC 6455 section 5.2 by hand (independent of the
-//! codec), and helpers to drive connections.
+//! Helpers to drive connections, and the frame builders of `ferrosocket-testkit`
+//! (written from RFC 6455 section 5.2 by hand, independent of the codec).
 
 use ferrosocket_proto::{
     Config, Connection, Error, Event, Fault, ProtocolError, Role, SeededRandom,
 };
 
-/// Opcodes as raw numbers.
-pub(crate) const CONT: u8 = 0x0;
-pub(crate) const TEXT: u8 = 0x1;
-pub(crate) const BIN: u8 = 0x2;
-pub(crate) const CLOSE: u8 = 0x8;
-pub(crate) const PING: u8 = 0x9;
-pub(crate) const PONG: u8 = 0xA;
-
-/// The masking key used by [`masked`].
-pub(crate) const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-
-/// A frame, byte by byte: FIN, RSV bits (`0x40` = RSV1, ...), opcode, optional mask.
-pub(crate) fn frame(
-    fin: bool,
-    rsv: u8,
-    opcode: u8,
-    mask: Option<[u8; 4]>,
-    payload: &[u8],
-) -> Vec<u8> {
-    let mut out = vec![(u8::from(fin) << 7) | rsv | opcode];
-    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-    let len = payload.len();
-    if len < 126 {
-        out.push(mask_bit | len as u8);
-    } else if len <= 0xffff {
-        out.push(mask_bit | 126);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(mask_bit | 127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
-    }
-    match mask {
-        Some(key) => {
-            out.extend_from_slice(&key);
-            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-        }
-        None => out.extend_from_slice(payload),
-    }
-    out
-}
-
-/// A final frame masked with [`KEY`] (what a client sends).
-pub(crate) fn masked(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    frame(true, 0, opcode, Some(KEY), payload)
-}
-
-/// A masked frame with an explicit FIN bit.
-pub(crate) fn masked_frag(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    frame(fin, 0, opcode, Some(KEY), payload)
-}
-
-/// A final unmasked frame (what a server sends).
-pub(crate) fn unmasked(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    frame(true, 0, opcode, None, payload)
-}
-
-/// Concatenates frames.
-pub(crate) fn cat(frames: &[Vec<u8>]) -> Vec<u8> {
-    frames.concat()
-}
+pub(crate) use ferrosocket_testkit::frame::{
+    BINARY, CLOSE, CONTINUATION, KEY, PING, PONG, TEXT, frame, masked, masked_fragment, unmasked,
+};
 
 /// A server connection with the default config.
 pub(crate) fn server() -> Connection {

@@ -8,29 +8,17 @@ use ferrosocket_proto::{
     Timer, WsConnection,
 };
 
+use ferrosocket_testkit::ManualClock;
+
 use crate::testkit::*;
 
-/// A manual clock: the time only moves when a test says so.
-struct Clock(Instant);
-
-impl Clock {
-    fn new() -> Self {
-        Self(Instant::ZERO)
-    }
-
-    fn at(secs: f64) -> Instant {
-        Instant::from_duration(Duration::from_secs_f64(secs))
-    }
-
-    /// Moves to `secs` after the origin and tells `conn`.
-    fn set(&mut self, conn: &mut Connection, secs: f64) {
-        self.0 = Self::at(secs);
-        conn.handle_timeout(self.0);
-    }
+/// The instant `s` seconds after the origin.
+fn at(s: f64) -> Instant {
+    Instant::from_duration(Duration::from_secs_f64(s))
 }
 
 fn secs(s: f64) -> Option<Instant> {
-    Some(Clock::at(s))
+    Some(at(s))
 }
 
 /// A server with only the timers a test names.
@@ -68,7 +56,7 @@ fn assert_failed(conn: &mut Connection, timer: Timer, output: &[u8]) {
 fn no_timer_runs_before_the_first_time_is_given() {
     let mut conn = server_timed(Config::default());
     assert_eq!(conn.poll_timeout(), None);
-    conn.handle_timeout(Instant::ZERO);
+    ManualClock::new().tick(&mut conn);
     // Default: the first keepalive ping is due in 20 s.
     assert_eq!(conn.poll_timeout(), secs(20.0));
     let conn = server_timed(no_timers());
@@ -79,21 +67,22 @@ fn no_timer_runs_before_the_first_time_is_given() {
 fn trickled_handshake_is_dropped_at_the_handshake_timeout() {
     let config = Config::default().handshake_timeout(Some(Duration::from_secs(10)));
     let mut ws = WsConnection::server(config);
-    ws.handle_timeout(Instant::ZERO);
+    let mut clock = ManualClock::new();
+    clock.tick(&mut ws);
     assert_eq!(ws.poll_timeout(), secs(10.0));
     let request = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n";
     // One byte a second: never a whole request within 10 s.
     for (i, byte) in request.iter().enumerate().take(10) {
         ws.receive_data(&[*byte]);
         assert!(ws.next_event().is_none());
-        ws.handle_timeout(Clock::at(i as f64 + 0.5));
+        clock.set(&mut ws, at(i as f64 + 0.5));
         assert_eq!(
             ws.state(),
             State::Connecting,
             "still within the limit at {i}.5 s"
         );
     }
-    ws.handle_timeout(Clock::at(10.0));
+    clock.set(&mut ws, at(10.0));
     assert_eq!(
         ws.next_event(),
         Some(Err(Error::Protocol(ProtocolError::Timeout(
@@ -114,38 +103,39 @@ fn handshake_in_time_hands_over_to_the_connection_timers() {
         .handshake_timeout(Some(Duration::from_secs(10)))
         .idle_timeout(Some(Duration::from_secs(30)));
     let mut ws = WsConnection::server(config);
-    ws.handle_timeout(Instant::ZERO);
+    let mut clock = ManualClock::new();
+    clock.tick(&mut ws);
     let request = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
     ws.receive_data(request);
     assert!(matches!(ws.next_event(), Some(Ok(Event::Request(_)))));
-    ws.handle_timeout(Clock::at(9.0));
+    clock.set(&mut ws, at(9.0));
     ws.accept(&ferrosocket_proto::handshake::Accept::new())
         .unwrap();
     assert_eq!(ws.state(), State::Open);
     // The handshake timer is gone; the idle timer runs from the last time given.
     assert_eq!(ws.poll_timeout(), secs(39.0));
-    ws.handle_timeout(Clock::at(12.0));
+    clock.set(&mut ws, at(12.0));
     assert_eq!(ws.state(), State::Open);
 }
 
 #[test]
 fn unanswered_close_ends_at_the_close_timeout() {
-    let mut clock = Clock::new();
+    let mut clock = ManualClock::new();
     let mut conn = server_timed(no_timers().close_timeout(Some(Duration::from_secs(5))));
-    clock.set(&mut conn, 0.0);
+    clock.set(&mut conn, at(0.0));
     assert_eq!(conn.poll_timeout(), None);
-    clock.set(&mut conn, 1.0);
+    clock.set(&mut conn, at(1.0));
     conn.close(CloseCode::NORMAL, "bye").unwrap();
     let sent = conn.take_output();
     assert_eq!(conn.state(), State::LocalClosing);
     // The close is stamped at the next time given: the driver is asked for it at once.
     assert_eq!(conn.poll_timeout(), secs(1.0));
-    clock.set(&mut conn, 1.25);
+    clock.set(&mut conn, at(1.25));
     assert_eq!(conn.poll_timeout(), secs(6.25));
-    clock.set(&mut conn, 6.0);
+    clock.set(&mut conn, at(6.0));
     assert_eq!(conn.state(), State::LocalClosing);
-    clock.set(&mut conn, 6.25);
+    clock.set(&mut conn, at(6.25));
     // Our close was sent already: nothing more goes out.
     assert_failed(&mut conn, Timer::Close, b"");
     assert_eq!(&sent[..2], &[0x88, 5]);
@@ -153,16 +143,16 @@ fn unanswered_close_ends_at_the_close_timeout() {
 
 #[test]
 fn answered_close_stops_the_close_timer() {
-    let mut clock = Clock::new();
+    let mut clock = ManualClock::new();
     let mut conn = server_timed(no_timers().close_timeout(Some(Duration::from_secs(5))));
-    clock.set(&mut conn, 0.0);
+    clock.set(&mut conn, at(0.0));
     conn.close(CloseCode::NORMAL, "").unwrap();
-    clock.set(&mut conn, 0.0);
+    clock.set(&mut conn, at(0.0));
     conn.receive_data(&masked(CLOSE, &1000u16.to_be_bytes()));
     assert!(matches!(conn.next_event(), Some(Ok(Event::Close { .. }))));
     assert_eq!(conn.state(), State::Closed);
     assert_eq!(conn.poll_timeout(), None);
-    clock.set(&mut conn, 100.0);
+    clock.set(&mut conn, at(100.0));
     assert!(conn.next_event().is_none());
 }
 
@@ -184,18 +174,18 @@ fn take_ping(conn: &mut Connection) -> Vec<u8> {
 
 #[test]
 fn missing_pong_fails_the_connection_with_1011() {
-    let mut clock = Clock::new();
+    let mut clock = ManualClock::new();
     let mut conn = server_timed(keepalive_config());
-    clock.set(&mut conn, 0.0);
+    clock.set(&mut conn, at(0.0));
     assert_eq!(conn.poll_timeout(), secs(20.0));
-    clock.set(&mut conn, 19.0);
+    clock.set(&mut conn, at(19.0));
     assert!(!conn.has_output());
-    clock.set(&mut conn, 20.0);
+    clock.set(&mut conn, at(20.0));
     let _ = take_ping(&mut conn);
     assert_eq!(conn.poll_timeout(), secs(30.0));
-    clock.set(&mut conn, 29.5);
+    clock.set(&mut conn, at(29.5));
     assert_eq!(conn.state(), State::Open);
-    clock.set(&mut conn, 30.0);
+    clock.set(&mut conn, at(30.0));
     assert_failed(
         &mut conn,
         Timer::Keepalive,
@@ -205,10 +195,10 @@ fn missing_pong_fails_the_connection_with_1011() {
 
 #[test]
 fn stale_or_unsolicited_pongs_do_not_count() {
-    let mut clock = Clock::new();
+    let mut clock = ManualClock::new();
     let mut conn = server_timed(keepalive_config());
-    clock.set(&mut conn, 0.0);
-    clock.set(&mut conn, 20.0);
+    clock.set(&mut conn, at(0.0));
+    clock.set(&mut conn, at(20.0));
     let first = take_ping(&mut conn);
     // Answered: the next ping goes out 20 s after the first.
     conn.receive_data(&masked(PONG, &first));
@@ -216,14 +206,14 @@ fn stale_or_unsolicited_pongs_do_not_count() {
         conn.next_event().is_none(),
         "a keepalive pong is not an event"
     );
-    clock.set(&mut conn, 21.0);
+    clock.set(&mut conn, at(21.0));
     assert_eq!(conn.poll_timeout(), secs(40.0));
-    clock.set(&mut conn, 40.0);
+    clock.set(&mut conn, at(40.0));
     let second = take_ping(&mut conn);
     assert_ne!(first, second, "each keepalive ping has its own payload");
     // The peer sends unsolicited pongs and replays the first ping's answer, but
     // never answers the second: it is failed all the same.
-    conn.receive_data(&cat(&[masked(PONG, b"heartbeat"), masked(PONG, &first)]));
+    conn.receive_data(&[masked(PONG, b"heartbeat"), masked(PONG, &first)].concat());
     let events = events(&mut conn);
     assert_eq!(
         events.len(),
@@ -231,9 +221,9 @@ fn stale_or_unsolicited_pongs_do_not_count() {
         "foreign pongs are the application's: {events:?}"
     );
     assert!(events.iter().all(|e| matches!(e, Event::Pong(_))));
-    clock.set(&mut conn, 45.0);
+    clock.set(&mut conn, at(45.0));
     assert_eq!(conn.state(), State::Open);
-    clock.set(&mut conn, 50.0);
+    clock.set(&mut conn, at(50.0));
     assert_failed(
         &mut conn,
         Timer::Keepalive,
@@ -243,38 +233,38 @@ fn stale_or_unsolicited_pongs_do_not_count() {
 
 #[test]
 fn idle_peer_is_closed_with_1001() {
-    let mut clock = Clock::new();
+    let mut clock = ManualClock::new();
     let mut conn = server_timed(no_timers().idle_timeout(Some(Duration::from_secs(30))));
-    clock.set(&mut conn, 0.0);
+    clock.set(&mut conn, at(0.0));
     assert_eq!(conn.poll_timeout(), secs(30.0));
-    clock.set(&mut conn, 29.0);
+    clock.set(&mut conn, at(29.0));
     conn.receive_data(&masked(TEXT, b"still here"));
     assert_eq!(events(&mut conn), vec![text("still here")]);
     // Received since the last time given: the driver is asked for the time at once.
     assert_eq!(conn.poll_timeout(), secs(29.0));
-    clock.set(&mut conn, 29.5);
+    clock.set(&mut conn, at(29.5));
     assert_eq!(conn.poll_timeout(), secs(59.5));
-    clock.set(&mut conn, 59.0);
+    clock.set(&mut conn, at(59.0));
     assert_eq!(conn.state(), State::Open);
-    clock.set(&mut conn, 59.5);
+    clock.set(&mut conn, at(59.5));
     assert_failed(&mut conn, Timer::Idle, &close_frame(CloseCode::GOING_AWAY));
 }
 
 #[test]
 fn bytes_read_into_the_lent_buffer_count_as_activity() {
-    let mut clock = Clock::new();
+    let mut clock = ManualClock::new();
     let mut conn = server_timed(no_timers().idle_timeout(Some(Duration::from_secs(30))));
-    clock.set(&mut conn, 0.0);
+    clock.set(&mut conn, at(0.0));
     // Half a frame header, as an adapter reading straight into the buffer.
     let mut lent = conn.lend_read_buf(64);
     lent.extend_from_slice(&[0x81]);
     conn.receive_buf(lent);
     assert_eq!(conn.poll_timeout(), secs(0.0), "activity to stamp at once");
-    clock.set(&mut conn, 10.0);
+    clock.set(&mut conn, at(10.0));
     assert_eq!(conn.poll_timeout(), secs(40.0));
     // Nothing more: the half frame does not keep it alive.
     assert!(conn.next_event().is_none());
-    clock.set(&mut conn, 40.0);
+    clock.set(&mut conn, at(40.0));
     assert_failed(&mut conn, Timer::Idle, &close_frame(CloseCode::GOING_AWAY));
 }
 
@@ -284,26 +274,26 @@ fn message_config() -> Config {
 
 #[test]
 fn trickled_fragments_are_closed_with_1008_at_the_message_timeout() {
-    let mut clock = Clock::new();
+    let mut clock = ManualClock::new();
     let mut conn = server_timed(message_config());
-    clock.set(&mut conn, 0.0);
+    clock.set(&mut conn, at(0.0));
     assert_eq!(
         conn.poll_timeout(),
         None,
         "no message in progress, no timer"
     );
-    conn.receive_data(&masked_frag(false, TEXT, b"a"));
+    conn.receive_data(&masked_fragment(false, TEXT, b"a"));
     assert!(conn.next_event().is_none());
-    clock.set(&mut conn, 0.5);
+    clock.set(&mut conn, at(0.5));
     assert_eq!(conn.poll_timeout(), secs(60.5));
     // One byte a second, each in its own continuation frame.
     for second in 1..60 {
-        conn.receive_data(&masked_frag(false, CONT, b"b"));
+        conn.receive_data(&masked_fragment(false, CONTINUATION, b"b"));
         assert!(conn.next_event().is_none());
-        clock.set(&mut conn, f64::from(second));
+        clock.set(&mut conn, at(f64::from(second)));
         assert_eq!(conn.state(), State::Open, "at {second} s");
     }
-    clock.set(&mut conn, 60.5);
+    clock.set(&mut conn, at(60.5));
     assert_failed(
         &mut conn,
         Timer::Message,
@@ -313,15 +303,15 @@ fn trickled_fragments_are_closed_with_1008_at_the_message_timeout() {
 
 #[test]
 fn a_trickled_single_frame_is_a_message_too() {
-    let mut clock = Clock::new();
+    let mut clock = ManualClock::new();
     let mut conn = server_timed(message_config());
-    clock.set(&mut conn, 0.0);
-    let frame = masked(BIN, &[7; 100]);
+    clock.set(&mut conn, at(0.0));
+    let frame = masked(BINARY, &[7; 100]);
     // The header and one payload byte a second.
     conn.receive_data(&frame[..7]);
     assert!(conn.next_event().is_none());
     for second in 1..=60 {
-        clock.set(&mut conn, f64::from(second));
+        clock.set(&mut conn, at(f64::from(second)));
         if second < 60 {
             conn.receive_data(&frame[6 + second as usize..7 + second as usize]);
             assert!(conn.next_event().is_none());
@@ -329,7 +319,7 @@ fn a_trickled_single_frame_is_a_message_too() {
     }
     // Started when stamped at 1 s.
     assert_eq!(conn.state(), State::Open);
-    clock.set(&mut conn, 61.0);
+    clock.set(&mut conn, at(61.0));
     assert_failed(
         &mut conn,
         Timer::Message,
@@ -339,19 +329,19 @@ fn a_trickled_single_frame_is_a_message_too() {
 
 #[test]
 fn messages_that_finish_in_time_reset_the_message_timer() {
-    let mut clock = Clock::new();
+    let mut clock = ManualClock::new();
     let mut conn = server_timed(message_config());
-    clock.set(&mut conn, 0.0);
+    clock.set(&mut conn, at(0.0));
     for round in 0..5 {
         let start = f64::from(round) * 50.0;
-        conn.receive_data(&masked_frag(false, TEXT, b"x"));
+        conn.receive_data(&masked_fragment(false, TEXT, b"x"));
         assert!(conn.next_event().is_none());
-        clock.set(&mut conn, start);
+        clock.set(&mut conn, at(start));
         assert_eq!(conn.poll_timeout(), secs(start + 60.0));
-        clock.set(&mut conn, start + 49.0);
-        conn.receive_data(&masked_frag(true, CONT, b"y"));
+        clock.set(&mut conn, at(start + 49.0));
+        conn.receive_data(&masked_fragment(true, CONTINUATION, b"y"));
         assert_eq!(events(&mut conn), vec![text("xy")]);
-        clock.set(&mut conn, start + 49.5);
+        clock.set(&mut conn, at(start + 49.5));
         assert_eq!(
             conn.poll_timeout(),
             None,
@@ -363,7 +353,7 @@ fn messages_that_finish_in_time_reset_the_message_timer() {
 
 #[test]
 fn timers_combine_into_the_earliest_deadline() {
-    let mut clock = Clock::new();
+    let mut clock = ManualClock::new();
     let config = Config::default()
         .keepalive(Some(Keepalive::new(
             Duration::from_secs(20),
@@ -372,24 +362,24 @@ fn timers_combine_into_the_earliest_deadline() {
         .idle_timeout(Some(Duration::from_secs(15)))
         .message_timeout(Some(Duration::from_secs(60)));
     let mut conn = server_timed(config);
-    clock.set(&mut conn, 0.0);
+    clock.set(&mut conn, at(0.0));
     assert_eq!(
         conn.poll_timeout(),
         secs(15.0),
         "idle before the first ping"
     );
-    conn.receive_data(&masked_frag(false, BIN, b"part"));
+    conn.receive_data(&masked_fragment(false, BINARY, b"part"));
     assert!(conn.next_event().is_none());
-    clock.set(&mut conn, 10.0);
+    clock.set(&mut conn, at(10.0));
     assert_eq!(
         conn.poll_timeout(),
         secs(20.0),
         "the ping, before idle at 25 s"
     );
-    clock.set(&mut conn, 20.0);
+    clock.set(&mut conn, at(20.0));
     let _ = take_ping(&mut conn);
     assert_eq!(conn.poll_timeout(), secs(25.0));
-    clock.set(&mut conn, 25.0);
+    clock.set(&mut conn, at(25.0));
     assert_failed(&mut conn, Timer::Idle, &close_frame(CloseCode::GOING_AWAY));
 }
 

@@ -40,7 +40,7 @@ fn split_head(out: &[u8]) -> (&str, &[u8]) {
 fn server_accepts_and_processes_frames_from_the_same_packet() {
     let mut ws = WsConnection::server(Config::default());
     assert_eq!(ws.state(), State::Connecting);
-    let packet = cat(&[request_bytes(), masked(TEXT, b"early"), masked(PING, b"p")]);
+    let packet = [request_bytes(), masked(TEXT, b"early"), masked(PING, b"p")].concat();
     ws.receive_data(&packet[..20]);
     assert!(ws.next_event().is_none());
     ws.receive_data(&packet[20..]);
@@ -146,7 +146,7 @@ fn client_accepted_with_a_frame_in_the_same_packet() {
     let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {ACCEPT_KEY}\r\n\r\n"
     );
-    let packet = cat(&[response.into_bytes(), unmasked(TEXT, b"hi")]);
+    let packet = [response.into_bytes(), unmasked(TEXT, b"hi")].concat();
     ws.receive_data(&packet);
     assert!(matches!(ws.next_event(), Some(Ok(Event::Accept(_)))));
     assert_eq!(ws.state(), State::Open);
