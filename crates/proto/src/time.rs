@@ -3,15 +3,7 @@
 //! and [`Connection::poll_timeout`](crate::Connection::poll_timeout).
 //!
 //! The connection never reads a clock. The driver gives it the time; every timer
-//! of the protocol lives here, in one place:
-//!
-//! | timer | starts | fires | then |
-//! |---|---|---|---|
-//! | [`Timer::Handshake`] | first time given to a [`WsConnection`](crate::WsConnection) | the opening handshake is not over | closed, no frame |
-//! | [`Timer::Close`] | our close frame was sent | the peer's close has not arrived | closed (our close was sent) |
-//! | [`Timer::Keepalive`] | a keepalive ping was sent | no pong with that ping's payload arrived | close 1011 |
-//! | [`Timer::Idle`] | the last byte arrived | nothing arrived since | close 1001 |
-//! | [`Timer::Message`] | a data message's first frame header arrived | the message has not finished | close 1008 |
+//! of the protocol lives here, in one place (the table is on [`Timer`]).
 //!
 //! Activity (bytes received, a message begun, a close sent) is stamped with the time
 //! of the next [`handle_timeout`](crate::Connection::handle_timeout) call after it,
@@ -89,7 +81,20 @@ impl Sub for Instant {
     }
 }
 
-/// Which timer fired (see the [module table](self)).
+/// Which timer fired. Every timer of the protocol:
+///
+/// | timer | starts | fires | then |
+/// |---|---|---|---|
+/// | [`Timer::Handshake`] | first time given to a [`WsConnection`](crate::WsConnection) | the opening handshake is not over | closed, no frame |
+/// | [`Timer::Close`] | our close frame was sent | the peer's close has not arrived | closed (our close was sent) |
+/// | [`Timer::Keepalive`] | a keepalive ping was sent | no pong with that ping's payload arrived | close 1011 |
+/// | [`Timer::Idle`] | the last byte arrived | nothing arrived since | close 1001 |
+/// | [`Timer::Message`] | a data message's first frame header arrived | the message has not finished | close 1008 |
+///
+/// Activity (bytes received, a message begun, a close sent) is stamped with the
+/// time of the next [`handle_timeout`](crate::Connection::handle_timeout) call
+/// after it, so a timer can fire late by the time between two calls but never
+/// early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Timer {
