@@ -49,6 +49,28 @@
 //! a newtype). Between messages, reads block unless you set
 //! [`WebSocketStream::set_read_timeout`].
 //!
+//! # Two threads: split halves
+//!
+//! [`WebSocketStream::split`] gives a [`ReadHalf`] and a [`WriteHalf`] for a
+//! ws4py-style threaded program: one thread blocked in [`ReadHalf::recv`] (as long
+//! as the peer is quiet), another calling [`WriteHalf::send`] whenever it likes. The
+//! socket gets a second handle ([`SplitSocket`]: TCP and Unix sockets; a TLS stream
+//! cannot be split and comes back in the [`SplitError`]), so no lock is held around
+//! the blocking read; the protocol core is shared behind a lock held only for
+//! short non-blocking steps, and writes go out one writer at a time. The read half
+//! answers pings and runs the timers; [`WriteHalf::close`] waits for the read half
+//! to receive the peer's close, at most the close timeout. [`ReadHalf::reunite`]
+//! puts the stream back together.
+//!
+//! # The end of a connection
+//!
+//! The same as on every runtime (the scenarios of `ferrosocket-testkit`'s
+//! `behaviour` module run against all of them): a server closes the TCP
+//! connection as soon as the closing handshake is over; a client waits for the
+//! server to close it first, at most the close timeout, as RFC 6455 section 7.1.1
+//! asks (the server then holds TIME_WAIT, not the client). A refused client gets
+//! [`Error::Rejected`] with the status and at most 16 KiB of the body.
+//!
 //! # Reading
 //!
 //! `std::io::Read` wants an initialized slice, so each read zeroes the part of the
@@ -59,6 +81,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod handshake;
+mod split;
 mod stream;
 mod transport;
 
@@ -67,8 +90,9 @@ pub use handshake::connect_tls_with;
 pub use handshake::{
     accept, accept_with, accept_with_config, client, client_with, connect, connect_with,
 };
+pub use split::{ReadHalf, ReuniteError, SplitError, WriteHalf};
 pub use stream::WebSocketStream;
-pub use transport::{MaybeTlsStream, NoTimeouts, Transport};
+pub use transport::{MaybeTlsStream, NoTimeouts, SplitSocket, Transport};
 
 #[cfg(feature = "tls")]
 pub use ferrosocket_io::tls::{client_config, rustls};

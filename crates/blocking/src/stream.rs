@@ -27,12 +27,12 @@ use crate::{Response, Transport};
 /// usable after them (partial input is kept).
 #[derive(Debug)]
 pub struct WebSocketStream<S> {
-    socket: S,
-    core: StreamCore,
-    request: Option<Box<Request>>,
-    response: Option<Box<Response>>,
-    timer: ReadTimer,
-    ending: Ending,
+    pub(crate) socket: S,
+    pub(crate) core: StreamCore,
+    pub(crate) request: Option<Box<Request>>,
+    pub(crate) response: Option<Box<Response>>,
+    pub(crate) timer: ReadTimer,
+    pub(crate) ending: Ending,
 }
 
 /// What is left to do once the stream delivered its last item.
@@ -169,7 +169,7 @@ impl ReadTimer {
 /// one server runs out of ports with; waiting costs one round trip with a server
 /// that closes at once (as ours does), and at most the close timeout with one that
 /// does not, after which the client closes anyway (the RFC's "abnormal cases").
-/// Python websockets and browsers do the same.
+/// Python websockets' client waits the same way (up to its `close_timeout`).
 pub(crate) fn await_fin<S: Transport>(socket: &mut S, deadline: Option<Deadline>) {
     let mut scrap = [0u8; 512];
     loop {
@@ -199,7 +199,7 @@ impl Deadline {
 }
 
 /// Whether an I/O error is a timeout (or non-blocking would-block): not fatal.
-fn is_timeout(e: &io::Error) -> bool {
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
     matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
 

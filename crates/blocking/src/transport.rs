@@ -137,6 +137,95 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
     }
 }
 
+/// A [`Transport`] with a second handle on the same connection, for
+/// [`WebSocketStream::split`](crate::WebSocketStream::split): the read half blocks
+/// in `read` on one handle while the write half writes on the other, from another
+/// thread, with no lock held around either.
+///
+/// Implemented by [`TcpStream`] and `UnixStream` (`try_clone`: a second file
+/// descriptor on the same socket) and by [`MaybeTlsStream`] for those two. A TLS
+/// stream has none: its session (rustls' `ClientConnection`) is one object that
+/// both directions change, so reading and writing it at once needs it shared behind
+/// a lock and the TCP socket cloned under it, which this crate does not do yet:
+/// [`try_clone`](Self::try_clone) fails with [`io::ErrorKind::Unsupported`], and
+/// `split` gives the stream back. Use one thread per TLS connection (or the tokio
+/// adapter, whose halves share the TLS stream behind a lock held one poll at a
+/// time).
+pub trait SplitSocket: Transport + Sized {
+    /// Another handle on the same connection: bytes written on either go to the
+    /// same peer, reads on either take from the same input, and the socket's
+    /// options (timeouts, shutdown) are one for both.
+    ///
+    /// # Errors
+    ///
+    /// As the socket's own `try_clone` (out of file descriptors), or
+    /// `Unsupported` for a stream that cannot have two handles.
+    fn try_clone(&self) -> io::Result<Self>;
+
+    /// Shuts both directions of the connection down, so that a read blocked on
+    /// another handle returns at once: how the write half's
+    /// [`close`](crate::WriteHalf::close) wakes the read half when the close
+    /// timeout runs out.
+    ///
+    /// # Errors
+    ///
+    /// As the socket's own shutdown.
+    fn shutdown_both(&self) -> io::Result<()>;
+}
+
+impl SplitSocket for TcpStream {
+    fn try_clone(&self) -> io::Result<Self> {
+        TcpStream::try_clone(self)
+    }
+    fn shutdown_both(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Both)
+    }
+}
+
+#[cfg(unix)]
+impl SplitSocket for std::os::unix::net::UnixStream {
+    fn try_clone(&self) -> io::Result<Self> {
+        std::os::unix::net::UnixStream::try_clone(self)
+    }
+    fn shutdown_both(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Both)
+    }
+}
+
+impl<T: SplitSocket> SplitSocket for Box<T> {
+    fn try_clone(&self) -> io::Result<Self> {
+        (**self).try_clone().map(Box::new)
+    }
+    fn shutdown_both(&self) -> io::Result<()> {
+        (**self).shutdown_both()
+    }
+}
+
+impl SplitSocket for MaybeTlsStream {
+    fn try_clone(&self) -> io::Result<Self> {
+        match self {
+            Self::Plain(s) => s.try_clone().map(Self::Plain),
+            #[cfg(feature = "tls")]
+            Self::Tls(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a TLS stream cannot be split into threads: its session is one object for \
+                 both directions",
+            )),
+            #[cfg(unix)]
+            Self::Unix(s) => s.try_clone().map(Self::Unix),
+        }
+    }
+    fn shutdown_both(&self) -> io::Result<()> {
+        match self {
+            Self::Plain(s) => s.shutdown(Shutdown::Both),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => s.get_ref().shutdown(Shutdown::Both),
+            #[cfg(unix)]
+            Self::Unix(s) => s.shutdown(Shutdown::Both),
+        }
+    }
+}
+
 /// Any `Read + Write` as a [`Transport`] without timeouts (see the trait's docs for
 /// what deadlines can and cannot do then).
 #[derive(Debug, Clone, Default)]

@@ -12,6 +12,7 @@ use ferrosocket_blocking::{
 };
 
 mod behaviour;
+mod split;
 #[cfg(feature = "tls")]
 #[path = "../../../tokio/tests/certs/test_ca.rs"]
 mod test_ca;

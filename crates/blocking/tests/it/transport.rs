@@ -72,6 +72,20 @@ mod tls {
     }
 
     #[test]
+    fn wss_cannot_be_split_and_the_stream_comes_back() {
+        let (port, server) = tls_echo_server();
+        let url = format!("wss://localhost:{port}/echo");
+        let (ws, _) = connect_tls_with(&url, ClientOptions::new(), trusting_test_ca()).unwrap();
+        let refused = ws.split().unwrap_err();
+        assert_eq!(refused.error().kind(), io::ErrorKind::Unsupported);
+        let mut ws = refused.into_stream();
+        ws.send(Message::text("still whole")).unwrap();
+        assert!(matches!(ws.recv(), Some(Ok(Message::Text(t))) if t == "still whole"));
+        ws.close(None).unwrap();
+        assert_eq!(server.join().unwrap().unwrap(), b"http/1.1");
+    }
+
+    #[test]
     fn wss_refuses_an_untrusted_certificate() {
         let (port, server) = tls_echo_server();
         match connect(&format!("wss://localhost:{port}/")) {
@@ -109,6 +123,11 @@ fn ws_unix_connects_to_the_socket_path_and_sends_the_resource() {
     assert!(ws.get_ref().tcp().is_none());
     ws.send(Message::text("over a unix socket")).unwrap();
     assert!(matches!(ws.recv(), Some(Ok(Message::Text(t))) if t == "over a unix socket"));
+    // A Unix socket splits like TCP: a second handle on the same socket.
+    let (mut reader, mut writer) = ws.split().unwrap();
+    writer.send(Message::text("split")).unwrap();
+    assert!(matches!(reader.recv(), Some(Ok(Message::Text(t))) if t == "split"));
+    let mut ws = reader.reunite(writer).unwrap();
     ws.close(None).unwrap();
     while ws.recv().is_some() {}
     assert_eq!(server.join().unwrap(), "/chat?room=1");
