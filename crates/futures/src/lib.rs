@@ -106,8 +106,8 @@ mod io;
 mod runtime;
 mod stream;
 mod timer;
-mod transport;
 
+pub use ferrosocket_io::MaybeTlsStream;
 pub use handshake::{accept, accept_with, accept_with_config, client_async, client_async_with};
 pub use io::FuturesIo;
 #[cfg(feature = "async-std")]
@@ -116,7 +116,6 @@ pub use runtime::async_std;
 pub use runtime::smol;
 pub use stream::{ReadHalf, ReuniteError, WebSocketStream, WriteHalf};
 pub use timer::{BoxedSleep, Timer};
-pub use transport::MaybeTlsStream;
 
 #[cfg(feature = "tls")]
 pub use ferrosocket_io::tls::{client_config, rustls};

@@ -1,140 +1,107 @@
-//! The runtime modules: the handshake functions with the runtime's timer and TCP.
+//! The runtime modules: smol and async-std as the engine's
+//! [`Runtime`](ferrosocket_io::Runtime) (their TCP, Unix sockets and timer; TLS
+//! through futures-rustls), and the entry points with their timer.
 
 #![cfg_attr(
     not(any(feature = "smol", feature = "async-std")),
     allow(unused_macros)
 )]
 
-/// Defines, in a runtime module, the handshake functions with that runtime's
-/// timer (`TIMER`) and `connect` over its `TcpStream`.
-macro_rules! runtime_functions {
+/// Defines, in a runtime module, the runtime's marker type `$marker` as the
+/// engine's `Runtime`, its `MaybeTlsStream`, `TIMER`, and the entry points with
+/// that timer.
+macro_rules! runtime {
     (
         name = $name:literal,
+        marker = $marker:ident,
         tcp = $tcp:ty,
-        connect = $connect:expr,
         unix = $unix:ty,
         timer = $timer:expr $(,)?
     ) => {
-        /// The runtime's Unix stream (none where there are no Unix sockets).
-        #[cfg(unix)]
-        type Unix = $unix;
-        #[cfg(not(unix))]
-        type Unix = crate::transport::NoUnix;
+        use std::io;
 
-        #[cfg(unix)]
-        async fn unix_connect(path: String) -> std::io::Result<Unix> {
-            Unix::connect(path).await
-        }
-        #[cfg(not(unix))]
-        async fn unix_connect(_: String) -> std::io::Result<Unix> {
-            Err(std::io::ErrorKind::Unsupported.into())
-        }
+        use ferrosocket_io::{ClientTls, Runtime, Sockets};
+        use ferrosocket_proto::handshake::Url;
 
-        use futures_io::{AsyncRead, AsyncWrite};
+        use crate::Timer;
 
-        use crate::handshake::{accept_inner, client_inner, connect_inner};
-        use crate::transport::Tls;
-        use crate::{
-            Accept, ClientOptions, Decision, Error, Request, Response, StreamConfig, Timer,
-            WebSocketStream,
-        };
-
-        #[doc = concat!("The ", $name, " timer, for [`WebSocketStream::set_timer`].")]
+        #[doc = concat!("The ", $name, " timer, for [`WebSocketStream::set_timer`](ferrosocket_io::WebSocketStream::set_timer).")]
         pub const TIMER: Timer = $timer;
 
-        /// Server: accepts any valid WebSocket request on `stream` (default
-        /// [`StreamConfig`]); the handshake is bounded by
-        /// [`StreamConfig::handshake_timeout`], the close by
-        /// [`StreamConfig::close_timeout`].
-        ///
-        /// # Errors
-        ///
-        /// As [`crate::accept_with_config`], and [`Error::Timeout`].
-        pub async fn accept<S>(stream: S) -> Result<WebSocketStream<S>, Error>
-        where
-            S: AsyncRead + AsyncWrite + Unpin,
-        {
-            accept_inner(
-                stream,
-                StreamConfig::default(),
-                async |_: &Request| Accept::new(),
-                Some(TIMER),
-            )
-            .await
+        #[doc = concat!($name, ", as the engine's [`Runtime`].")]
+        #[derive(Debug, Clone, Copy)]
+        pub struct $marker;
+
+        #[doc = concat!("The socket under a stream that [`connect`] opened, with ", $name, "'s sockets.")]
+        pub type MaybeTlsStream = ferrosocket_io::MaybeTlsStream<$marker>;
+
+        impl Sockets for $marker {
+            type Tcp = $tcp;
+            #[cfg(feature = "tls")]
+            type Tls = futures_rustls::client::TlsStream<$tcp>;
+            #[cfg(not(feature = "tls"))]
+            type Tls = ferrosocket_io::NoSocket;
+            #[cfg(unix)]
+            type Unix = $unix;
+            #[cfg(not(unix))]
+            type Unix = ferrosocket_io::NoSocket;
+
+            #[cfg(feature = "tls")]
+            fn tls_tcp(tls: &Self::Tls) -> &$tcp {
+                tls.get_ref().0
+            }
+
+            #[cfg(not(feature = "tls"))]
+            fn tls_tcp(tls: &ferrosocket_io::NoSocket) -> &$tcp {
+                match *tls {}
+            }
         }
 
-        /// Server: [`accept`] with a callback deciding the answer (see
-        /// [`crate::accept_with`]); timeouts as [`accept`] (the callback's time
-        /// counts).
-        ///
-        /// # Errors
-        ///
-        /// As [`crate::accept_with_config`], and [`Error::Timeout`].
-        pub async fn accept_with<S, F, D>(
-            stream: S,
-            callback: F,
-        ) -> Result<WebSocketStream<S>, Error>
-        where
-            S: AsyncRead + AsyncWrite + Unpin,
-            F: AsyncFnOnce(&Request) -> D,
-            D: Into<Decision>,
-        {
-            accept_inner(stream, StreamConfig::default(), callback, Some(TIMER)).await
+        impl Runtime for $marker {
+            type Timer = Timer;
+            type Io = FuturesIo<MaybeTlsStream>;
+
+            fn timer() -> Option<Timer> {
+                Some(TIMER)
+            }
+
+            async fn connect_tcp(authority: &str) -> io::Result<$tcp> {
+                let stream = <$tcp>::connect(authority).await?;
+                stream.set_nodelay(true)?;
+                Ok(stream)
+            }
+
+            #[cfg(unix)]
+            async fn connect_unix(path: &str) -> io::Result<Self::Unix> {
+                <$unix>::connect(path).await
+            }
+
+            #[cfg(not(unix))]
+            async fn connect_unix(_: &str) -> io::Result<Self::Unix> {
+                Err(io::ErrorKind::Unsupported.into())
+            }
+
+            #[cfg(feature = "tls")]
+            async fn connect_tls(_: &str, url: &Url, tls: &ClientTls) -> Result<Self::Tls, Error> {
+                let name = ferrosocket_io::tls::server_name(url)?;
+                let tcp = Self::connect_tcp(&url.authority()).await?;
+                let connector = futures_rustls::TlsConnector::from(tls.client_config());
+                Ok(connector.connect(name, tcp).await?)
+            }
+
+            #[cfg(not(feature = "tls"))]
+            async fn connect_tls(text: &str, _: &Url, _: &ClientTls) -> Result<Self::Tls, Error> {
+                Err(Error::InvalidUrl(format!(
+                    "{text}: TLS needs ferrosocket-futures' `tls` feature (or connect a TLS \
+                     stream yourself and use client_async)"
+                )))
+            }
         }
 
-        /// Server: [`accept_with`] with a configuration, whose timeouts are applied.
-        ///
-        /// # Errors
-        ///
-        /// As [`crate::accept_with_config`], and [`Error::Timeout`].
-        pub async fn accept_with_config<S, F, D>(
-            stream: S,
-            config: StreamConfig,
-            callback: F,
-        ) -> Result<WebSocketStream<S>, Error>
-        where
-            S: AsyncRead + AsyncWrite + Unpin,
-            F: AsyncFnOnce(&Request) -> D,
-            D: Into<Decision>,
-        {
-            accept_inner(stream, config, callback, Some(TIMER)).await
+        crate::handshake::entry_points! {
+            timer = Some(TIMER),
+            timeouts = concat!("With ", $name, "'s timer: the handshake is bounded by [`StreamConfig::handshake_timeout`] and the stream runs its timers."),
         }
-
-        /// Client: the handshake for `url` over a connected `stream` (e.g. TLS for
-        /// `wss://`), default options, with the timeouts applied.
-        ///
-        /// # Errors
-        ///
-        /// As [`crate::client_async_with`], and [`Error::Timeout`].
-        pub async fn client_async<S>(
-            url: &str,
-            stream: S,
-        ) -> Result<(WebSocketStream<S>, Response), Error>
-        where
-            S: AsyncRead + AsyncWrite + Unpin,
-        {
-            client_inner(url, stream, ClientOptions::default(), Some(TIMER)).await
-        }
-
-        /// Client: [`client_async`] with options, whose timeouts are applied.
-        ///
-        /// # Errors
-        ///
-        /// As [`crate::client_async_with`], and [`Error::Timeout`].
-        pub async fn client_async_with<S>(
-            url: &str,
-            stream: S,
-            options: ClientOptions,
-        ) -> Result<(WebSocketStream<S>, Response), Error>
-        where
-            S: AsyncRead + AsyncWrite + Unpin,
-        {
-            client_inner(url, stream, options, Some(TIMER)).await
-        }
-
-        #[doc = concat!("The socket under a stream that [`connect`] opened: ", $name, "'s TCP,")]
-        /// TLS over it, or its Unix stream.
-        pub type MaybeTlsStream = crate::MaybeTlsStream<$tcp, Unix>;
 
         /// Client: connects to a `ws://`, `wss://` or `ws+unix://` URL with the
         /// default options. See [`connect_with`].
@@ -142,37 +109,25 @@ macro_rules! runtime_functions {
         /// # Errors
         ///
         /// As [`connect_with`].
-        pub async fn connect(
-            url: &str,
-        ) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
+        pub async fn connect(url: &str) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
             connect_with(url, ClientOptions::default()).await
         }
 
-        #[doc = concat!("Client: opens the socket the URL asks for with ", $name, "'s types and")]
-        /// performs the opening handshake; connecting, TLS and the handshake together
-        /// are bounded by [`StreamConfig::handshake_timeout`].
-        ///
-        /// * `ws://`: TCP, `TCP_NODELAY` on.
-        /// * `wss://`: TLS over TCP with rustls (feature `tls`), the certificate
-        ///   checked against the Mozilla roots; `connect_tls_with` for others.
-        /// * `ws+unix:///path/to/socket[:/resource]`: a Unix domain socket.
+        #[doc = concat!("Client: opens the socket the URL asks for with ", $name, "'s types (`ws://`: TCP; `wss://`: TLS with rustls, feature `tls`; `ws+unix://`: a Unix socket) and performs the opening handshake, all bounded by [`StreamConfig::handshake_timeout`](crate::StreamConfig::handshake_timeout).")]
         ///
         /// # Errors
         ///
-        /// [`Error::InvalidUrl`] (also for `wss://` without the `tls` feature),
-        /// [`Error::Io`] (connect or TLS failed; an unverified certificate is an
-        /// `InvalidData` I/O error), [`Error::Timeout`], and those of
-        /// [`crate::client_async_with`].
+        /// As [`ferrosocket_io::connect`].
         pub async fn connect_with(
             url: &str,
             options: ClientOptions,
         ) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
-            connect_inner(url, options, TIMER, &Tls::Default, $connect, unix_connect).await
+            ferrosocket_io::connect::<$marker>(url, options, &ClientTls::default()).await
         }
 
-        /// Client: [`connect_with`] with `config` for `wss://` (a private CA,
-        /// client certificates): [`client_config`](crate::client_config) builds one
-        /// like the default around other roots. Keep ALPN empty or `http/1.1`.
+        /// Client: [`connect_with`] with `config` for `wss://` (a private CA, client
+        /// certificates): [`client_config`](crate::client_config) builds one like the
+        /// default around other roots. Keep ALPN empty or `http/1.1`.
         ///
         /// # Errors
         ///
@@ -183,27 +138,18 @@ macro_rules! runtime_functions {
             options: ClientOptions,
             config: std::sync::Arc<crate::rustls::ClientConfig>,
         ) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
-            let tls = Tls::Config(config);
-            connect_inner(url, options, TIMER, &tls, $connect, unix_connect).await
+            ferrosocket_io::connect::<$marker>(url, options, &ClientTls::new(config)).await
         }
     };
 }
 
-/// smol: the handshake functions with smol's timer and TCP.
-///
-/// The same functions as the crate root, with [`StreamConfig`](crate::StreamConfig)'s
-/// timeouts applied (smol's `Timer`), plus [`connect`](crate::smol::connect)
-/// over `smol::net::TcpStream`.
+/// smol: the entry points with smol's timer, TCP and Unix sockets.
 #[cfg(feature = "smol")]
 pub mod smol {
-    runtime_functions! {
+    runtime! {
         name = "smol",
+        marker = Smol,
         tcp = ::smol::net::TcpStream,
-        connect = |authority: String| async move {
-            let stream = ::smol::net::TcpStream::connect(authority).await?;
-            stream.set_nodelay(true)?;
-            Ok(stream)
-        },
         unix = ::smol::net::unix::UnixStream,
         timer = Timer::new(|d| {
             Box::pin(async move {
@@ -213,25 +159,17 @@ pub mod smol {
     }
 }
 
-/// async-std: the handshake functions with async-std's timer and TCP.
+/// async-std: the entry points with async-std's timer, TCP and Unix sockets.
 ///
 /// **async-std is discontinued upstream** (RUSTSEC-2025-0052); smol is its
 /// successor: prefer [`crate::smol`]. This module stays for existing async-std
 /// applications.
-///
-/// The same functions as the crate root, with [`StreamConfig`](crate::StreamConfig)'s
-/// timeouts applied (`async_std::task::sleep`), plus
-/// [`connect`](crate::async_std::connect) over `async_std::net::TcpStream`.
 #[cfg(feature = "async-std")]
 pub mod async_std {
-    runtime_functions! {
+    runtime! {
         name = "async-std",
+        marker = AsyncStd,
         tcp = ::async_std::net::TcpStream,
-        connect = |authority: String| async move {
-            let stream = ::async_std::net::TcpStream::connect(authority).await?;
-            stream.set_nodelay(true)?;
-            Ok(stream)
-        },
         unix = ::async_std::os::unix::net::UnixStream,
         timer = Timer::new(|d| Box::pin(::async_std::task::sleep(d))),
     }

@@ -48,17 +48,21 @@ use ferrosocket_proto::handshake::HandshakeError;
 use ferrosocket_proto::{CloseCode, CloseFrame, OpCode};
 use std::io::IoSlice;
 
+pub use connect::{ClientTls, Runtime, accept, client, connect};
 use ferrosocket_proto::{
     Config, Connection, Delivery, Event, LocalError, ProtocolError, State, Utf8Bytes,
 };
 pub use ferrosocket_proto::{Keepalive, Timer};
 pub use stream::{ReadHalf, ReuniteError, WebSocketStream, WriteHalf};
+pub use transport::{MaybeTlsStream, NoSocket, Sockets};
 
+mod connect;
 mod handshake;
 pub mod poll;
 mod stream;
 #[cfg(feature = "tls")]
 pub mod tls;
+mod transport;
 
 pub use handshake::{
     ClientHandshake, ClientOptions, Decision, HandshakeIo, Refusal, Response, ServerHandshake,

@@ -260,6 +260,11 @@ impl Peer {
         }
         let _ = self.send(&frame::masked(TEXT, text.as_bytes()));
         report.elapsed = self.started.elapsed();
+        // Leave with a FIN, not a reset: a ping of ours still unread when the socket
+        // is dropped would make the kernel reset the connection, and the server
+        // would see that instead of the end of the stream.
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        let _ = self.drain(|_| None);
         report
     }
 }

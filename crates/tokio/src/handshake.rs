@@ -1,15 +1,16 @@
 //! The opening handshake over a tokio socket: [`accept`], [`accept_with`],
-//! [`connect`], [`client_async`]; the drive loops are
-//! [`ferrosocket_io::poll`]'s.
+//! [`accept_with_config`], [`client_async`], [`client_async_with`], [`connect`],
+//! [`connect_with`]: each is the engine's ([`ferrosocket_io::accept`],
+//! [`ferrosocket_io::client`], [`ferrosocket_io::connect`]) with tokio's socket glue
+//! and timer.
 
-use ferrosocket_io::poll::{self, timeout};
-use ferrosocket_io::{ClientOptions, Decision, Error, Response, StreamConfig, parse_url};
+use ferrosocket_io::{ClientOptions, ClientTls, Decision, Error, Response, StreamConfig};
 use ferrosocket_proto::handshake::{Accept, Request};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::WebSocketStream;
 use crate::io::{TokioIo, TokioTimer};
-use crate::transport::{self, MaybeTlsStream, Tls};
+use crate::transport::{MaybeTlsStream, Tokio};
 
 /// Server: accepts any valid WebSocket request on `stream`, with the default
 /// [`StreamConfig`]. See [`accept_with_config`].
@@ -62,21 +63,13 @@ where
     accept_with_config(stream, StreamConfig::default(), callback).await
 }
 
-/// Server: the opening handshake with `config`; the whole of it (reading the
-/// request, the callback, writing the answer) is bounded by
-/// [`StreamConfig::handshake_timeout`].
-///
-/// The request stays available on the stream ([`WebSocketStream::request`]).
+/// Server: the opening handshake with `config`, bounded by
+/// [`StreamConfig::handshake_timeout`]; the request stays available on the stream
+/// ([`WebSocketStream::request`](ferrosocket_io::WebSocketStream::request)).
 ///
 /// # Errors
 ///
-/// * [`Error::Handshake`] for an invalid request: its HTTP error answer (400, 405,
-///   426 with `Sec-WebSocket-Version: 13`, 431) was written and the socket shut
-///   down; also for an [`Accept`] or [`Reject`](crate::Reject) the request does not allow (a
-///   subprotocol not offered, a bad header): 500 was answered.
-/// * [`Error::Rejected`] with the status and body the callback refused with (that
-///   answer was written).
-/// * [`Error::Timeout`]; [`Error::Io`] (`UnexpectedEof` if the peer left).
+/// As [`ferrosocket_io::accept`].
 pub async fn accept_with_config<S, F, D>(
     stream: S,
     config: StreamConfig,
@@ -87,19 +80,7 @@ where
     F: AsyncFnOnce(&Request) -> D,
     D: Into<Decision>,
 {
-    let config = config.assembled();
-    let mut io = TokioIo(stream);
-    // Boxed: the handshake's state lives on the heap only while it runs, so the
-    // future of a task that accepts and then serves stays small for its lifetime.
-    let (conn, request) = Box::pin(poll::server_handshake(
-        &mut io,
-        &config,
-        callback,
-        Some(&TokioTimer),
-    ))
-    .await?;
-    let inner = poll::server_stream(io, conn, request, config, Some(TokioTimer));
-    Ok(WebSocketStream::from_poll(inner))
+    ferrosocket_io::accept(TokioIo(stream), config, callback, Some(TokioTimer)).await
 }
 
 /// Client: connects to a `ws://`, `wss://` or `ws+unix://` URL with the default
@@ -112,28 +93,19 @@ pub async fn connect(url: &str) -> Result<(WebSocketStream<MaybeTlsStream>, Resp
     connect_with(url, ClientOptions::default()).await
 }
 
-/// Client: opens the socket the URL asks for and performs the opening handshake;
-/// connecting, TLS and the handshake together are bounded by
-/// [`StreamConfig::handshake_timeout`].
-///
-/// * `ws://host[:port]/path`: TCP, `TCP_NODELAY` on.
-/// * `wss://host[:port]/path`: TLS over TCP with rustls (feature `tls`), the
-///   server's certificate checked against the Mozilla roots (webpki-roots) for
-///   `host`. For other roots or client certificates, see `connect_tls_with`.
-/// * `ws+unix:///path/to/socket[:/resource]`: a Unix domain socket (ws4py's form).
-///
-/// [`MaybeTlsStream::is_secure`] tells which it was.
+/// Client: opens the socket the URL asks for (`ws://`: TCP; `wss://`: TLS with
+/// rustls, feature `tls`, the Mozilla roots; `ws+unix://`: a Unix socket) and
+/// performs the opening handshake, all bounded by
+/// [`StreamConfig::handshake_timeout`]. See [`ferrosocket_io::connect`].
 ///
 /// # Errors
 ///
-/// [`Error::InvalidUrl`] (also for `wss://` without the `tls` feature),
-/// [`Error::Io`] (connect or TLS failed: a certificate that does not verify is an
-/// `InvalidData` I/O error from rustls), and those of [`client_async_with`].
+/// As [`ferrosocket_io::connect`].
 pub async fn connect_with(
     url: &str,
     options: ClientOptions,
 ) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
-    connect_over(url, options, &Tls::Default).await
+    ferrosocket_io::connect::<Tokio>(url, options, &ClientTls::default()).await
 }
 
 /// Client: as [`connect_with`], with `config` for `wss://` (a private CA, client
@@ -150,33 +122,7 @@ pub async fn connect_tls_with(
     options: ClientOptions,
     config: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
 ) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
-    connect_over(url, options, &Tls::Config(config)).await
-}
-
-async fn connect_over(
-    url: &str,
-    options: ClientOptions,
-    tls: &Tls,
-) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
-    let parsed = parse_url(url)?;
-    let options = options.assembled();
-    timeout(
-        Some(&TokioTimer),
-        options.config.protocol.handshake_timeout,
-        ferrosocket_io::Timer::Handshake,
-        async {
-            let mut io = TokioIo(transport::open(url, &parsed, tls).await?);
-            let handshake = Box::pin(poll::client_handshake(
-                &mut io,
-                &parsed,
-                &options,
-                None::<&TokioTimer>,
-            ));
-            let (conn, response) = handshake.await?;
-            Ok(client_stream(io, conn, response, options.config))
-        },
-    )
-    .await
+    ferrosocket_io::connect::<Tokio>(url, options, &ClientTls::new(config)).await
 }
 
 /// Client: the opening handshake for `url` over `stream`, already connected (plain
@@ -198,10 +144,7 @@ where
 ///
 /// # Errors
 ///
-/// [`Error::InvalidUrl`]; [`Error::Rejected`] with the status and (the start of)
-/// the body for an answer other than 101; [`Error::Handshake`] for an invalid 101
-/// (wrong `Sec-WebSocket-Accept`, unexpected subprotocol...) or an invalid option;
-/// [`Error::Timeout`]; [`Error::Io`].
+/// As [`ferrosocket_io::client`].
 pub async fn client_async_with<S>(
     url: &str,
     stream: S,
@@ -210,27 +153,7 @@ pub async fn client_async_with<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let parsed = parse_url(url)?;
-    let options = options.assembled();
-    let mut io = TokioIo(stream);
-    let handshake = Box::pin(poll::client_handshake(
-        &mut io,
-        &parsed,
-        &options,
-        Some(&TokioTimer),
-    ));
-    let (conn, response) = handshake.await?;
-    Ok(client_stream(io, conn, response, options.config))
-}
-
-fn client_stream<S>(
-    io: TokioIo<S>,
-    conn: ferrosocket_proto::Connection,
-    response: Response,
-    config: StreamConfig,
-) -> (WebSocketStream<S>, Response) {
-    let (inner, response) = poll::client_stream(io, conn, response, config, Some(TokioTimer));
-    (WebSocketStream::from_poll(inner), response)
+    ferrosocket_io::client(url, TokioIo(stream), options, Some(TokioTimer)).await
 }
 
 #[cfg(test)]

@@ -128,7 +128,7 @@ pub use io::{TokioIo, TokioTimer};
 pub use stream::{ReadHalf, ReuniteError, WebSocketStream, WriteHalf};
 #[cfg(feature = "tls")]
 pub use tokio_rustls::{self, rustls};
-pub use transport::MaybeTlsStream;
+pub use transport::{MaybeTlsStream, Tokio};
 
 pub use ferrosocket_io::{
     ClientOptions, Decision, Error, Keepalive, Message, Response, StreamConfig, Timer,
