@@ -190,6 +190,9 @@ pub(crate) struct ReadState<T: AsyncTimer> {
     /// Bounds the last writes once the stream ended (the close echo, an error's
     /// close frame, the shutdown).
     finish_deadline: Option<T::Sleep>,
+    /// The peer's close was delivered (the closing handshake completed, not an
+    /// error or a timeout).
+    peer_closed: bool,
 }
 
 /// The time the reading side gives the core: `origin` is the core's
@@ -223,6 +226,7 @@ impl<T: AsyncTimer> Default for ReadState<T> {
             ended: false,
             clock: None,
             finish_deadline: None,
+            peer_closed: false,
         }
     }
 }
@@ -375,7 +379,9 @@ impl<IO: PollIo, T: AsyncTimer> Driver<IO, T> {
     /// Writes the output, then shuts down if the closing handshake is over.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         ready!(self.poll_write_out(cx))?;
-        if self.core.is_closed() {
+        // A client leaves the TCP close to the server (RFC 6455 section 7.1.1): the
+        // reading side shuts down once the server's FIN came (see `poll_finish`).
+        if self.core.is_closed() && !self.is_client() {
             ready!(self.poll_shutdown(cx))?;
         }
         Poll::Ready(Ok(()))
@@ -397,12 +403,23 @@ impl<IO: PollIo, T: AsyncTimer> Driver<IO, T> {
         cx: &mut Context<'_>,
         write_waker: Option<&Waker>,
     ) -> Poll<()> {
-        let written = with_write_cx(cx, write_waker, |wcx| {
-            match ready!(self.poll_write_out(wcx)) {
-                Ok(()) => self.poll_shutdown(wcx).map(|_| ()),
-                Err(_) => Poll::Ready(()),
+        // RFC 6455 section 7.1.1: after the closing handshake the server closes the
+        // TCP connection first (so the server, not the client, holds TIME_WAIT); a
+        // client waits for that FIN (reading and dropping what comes) before its own
+        // shutdown, within the close timeout like the rest.
+        let wait_fin = rs.peer_closed && self.is_client();
+        let written = match with_write_cx(cx, write_waker, |wcx| self.poll_write_out(wcx)) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(_)) => Poll::Ready(()),
+            Poll::Ready(Ok(()))
+                if wait_fin && !self.shut_down && self.poll_fin(cx).is_pending() =>
+            {
+                Poll::Pending
             }
-        });
+            Poll::Ready(Ok(())) => {
+                with_write_cx(cx, write_waker, |wcx| self.poll_shutdown(wcx).map(|_| ()))
+            }
+        };
         if written.is_ready() {
             rs.finish_deadline = None;
             return Poll::Ready(());
@@ -414,6 +431,23 @@ impl<IO: PollIo, T: AsyncTimer> Driver<IO, T> {
             return Poll::Ready(());
         }
         Poll::Pending
+    }
+
+    /// Whether this is the client's end.
+    fn is_client(&mut self) -> bool {
+        self.core.connection_mut().role() == Role::Client
+    }
+
+    /// Reads and drops input until the peer's FIN (or an error).
+    fn poll_fin(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut scrap = BytesMut::new();
+        loop {
+            scrap.clear();
+            match ready!(self.io.poll_read_into(cx, &mut scrap, 512)) {
+                Ok(0) | Err(_) => return Poll::Ready(()),
+                Ok(_) => {}
+            }
+        }
     }
 
     /// The next message: the adapter loop of [`StreamCore`].
@@ -446,6 +480,7 @@ impl<IO: PollIo, T: AsyncTimer> Driver<IO, T> {
                     // for the read below, so one write carries a whole batch.
                     let _ = with_write_cx(cx, write_waker, |wcx| self.poll_write_out(wcx));
                 }
+                rs.peer_closed |= matches!(result, Ok(Message::Close(_)));
                 return Poll::Ready(Some(result));
             }
             if self.core.is_finished() {

@@ -115,7 +115,14 @@ pub fn unsolicited_pongs(serve: Serve) {
             .unsolicited_pongs(20 * MS)
     });
     assert_eq!(served.timer(), Some(Timer::Keepalive), "{served:?}");
-    assert_eq!(report.close_code(), Some(1011), "{report:?}");
+    // The close frame (1011) is sent, but this peer keeps writing pongs the server
+    // no longer reads, so the server's kernel may answer them with a reset that
+    // discards the close frame before the peer reads it (under load it does): only
+    // a frame other than that close would be wrong. `missing_pong` checks the 1011.
+    assert!(
+        matches!(report.close_code(), Some(1011) | None),
+        "{report:?}"
+    );
     assert!(report.disconnected, "{report:?}");
 }
 

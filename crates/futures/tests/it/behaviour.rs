@@ -59,12 +59,7 @@ mod smol_rt {
         })
     }
 
-    ferrosocket_testkit::behaviour_tests!(
-        serve = serve,
-        connect = connect,
-        fin_wait =
-            ignore("the async engine's client shuts its side right after the closing handshake")
-    );
+    ferrosocket_testkit::behaviour_tests!(serve = serve, connect = connect,);
 }
 
 mod async_std_rt {
@@ -92,10 +87,5 @@ mod async_std_rt {
         })
     }
 
-    ferrosocket_testkit::behaviour_tests!(
-        serve = serve,
-        connect = connect,
-        fin_wait =
-            ignore("the async engine's client shuts its side right after the closing handshake")
-    );
+    ferrosocket_testkit::behaviour_tests!(serve = serve, connect = connect,);
 }

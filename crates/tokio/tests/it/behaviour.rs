@@ -67,8 +67,4 @@ fn connect(url: String, config: StreamConfig, how: Act) -> Served {
     })
 }
 
-ferrosocket_testkit::behaviour_tests!(
-    serve = serve,
-    connect = connect,
-    fin_wait = ignore("the async engine's client shuts its side right after the closing handshake")
-);
+ferrosocket_testkit::behaviour_tests!(serve = serve, connect = connect,);
