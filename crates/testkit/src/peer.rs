@@ -195,6 +195,7 @@ impl Peer {
                 .send(&frame::masked_fragment(false, CONTINUATION, b"b"))
                 .is_err()
             {
+                report.disconnected = true;
                 break;
             }
             match self.recv(every) {
@@ -222,6 +223,8 @@ impl Peer {
         while Instant::now() < deadline {
             n += 1;
             if self.send(&frame::masked(PONG, &n.to_be_bytes())).is_err() {
+                // The server closed the connection (a write after its close fails).
+                report.disconnected = true;
                 break;
             }
             match self.recv(every) {

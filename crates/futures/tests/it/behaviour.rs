@@ -35,10 +35,10 @@ async fn act<S: AsyncRead + AsyncWrite + Unpin>(
     served
 }
 
-mod smol_rt {
+pub(crate) mod smol_rt {
     use super::*;
 
-    fn serve(listener: std::net::TcpListener, config: StreamConfig, how: Act) -> Served {
+    pub(crate) fn serve(listener: std::net::TcpListener, config: StreamConfig, how: Act) -> Served {
         smol::block_on(async move {
             let listener = smol::net::TcpListener::try_from(listener).unwrap();
             let (socket, _) = listener.accept().await.unwrap();
@@ -62,10 +62,10 @@ mod smol_rt {
     ferrosocket_testkit::behaviour_tests!(serve = serve, connect = connect,);
 }
 
-mod async_std_rt {
+pub(crate) mod async_std_rt {
     use super::*;
 
-    fn serve(listener: std::net::TcpListener, config: StreamConfig, how: Act) -> Served {
+    pub(crate) fn serve(listener: std::net::TcpListener, config: StreamConfig, how: Act) -> Served {
         async_std::task::block_on(async move {
             let listener = async_std::net::TcpListener::from(listener);
             let (socket, _) = listener.accept().await.unwrap();

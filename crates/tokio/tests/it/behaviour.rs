@@ -45,7 +45,7 @@ async fn act<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Serves one connection on a fresh tokio runtime.
-fn serve(listener: std::net::TcpListener, config: StreamConfig, how: Act) -> Served {
+pub(crate) fn serve(listener: std::net::TcpListener, config: StreamConfig, how: Act) -> Served {
     runtime().block_on(async move {
         listener.set_nonblocking(true).unwrap();
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();
