@@ -34,6 +34,7 @@ const FUZZ_TARGETS: &[&str] = &[
     "utf8_stream",
     "handshake_request",
     "handshake_response",
+    "proto_client",
     "proto_server",
     "deflate_inflate",
     "deflate_negotiate",

@@ -92,10 +92,12 @@ pub use handshake::{
 };
 pub use split::{ReadHalf, ReuniteError, SplitError, WriteHalf};
 pub use stream::WebSocketStream;
-pub use transport::{MaybeTlsStream, NoTimeouts, SplitSocket, Transport};
+pub use transport::{MaybeTlsStream, NoTimeouts, SplitSocket, Std, Transport};
 
 #[cfg(feature = "tls")]
 pub use ferrosocket_io::tls::{client_config, rustls};
+#[cfg(feature = "tls")]
+pub use transport::TlsStream;
 
 pub use ferrosocket_io::{
     ClientOptions, Decision, Error, Keepalive, Message, Response, StreamConfig, Timer,

@@ -4,6 +4,20 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
+use ferrosocket_io::{NoSocket, Sockets};
+
+/// Forwards a call to the socket of whichever variant this is.
+macro_rules! each {
+    ($self:expr, $s:ident => $call:expr) => {
+        match $self {
+            ferrosocket_io::MaybeTlsStream::Plain($s) => $call,
+            ferrosocket_io::MaybeTlsStream::Tls($s) => $call,
+            ferrosocket_io::MaybeTlsStream::Unix($s) => $call,
+            _ => Err(io::ErrorKind::Unsupported.into()),
+        }
+    };
+}
+
 /// A byte stream with optional socket timeouts: what the handshake and close
 /// deadlines need from a blocking socket.
 ///
@@ -201,28 +215,43 @@ impl<T: SplitSocket> SplitSocket for Box<T> {
     }
 }
 
-impl SplitSocket for MaybeTlsStream {
+#[cfg(feature = "tls")]
+impl SplitSocket for TlsStream {
+    fn try_clone(&self) -> io::Result<Self> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a TLS stream cannot be split into threads: its session is one object for \
+             both directions",
+        ))
+    }
+    fn shutdown_both(&self) -> io::Result<()> {
+        self.get_ref().shutdown(Shutdown::Both)
+    }
+}
+
+impl SplitSocket for NoSocket {
+    fn try_clone(&self) -> io::Result<Self> {
+        match *self {}
+    }
+    fn shutdown_both(&self) -> io::Result<()> {
+        match *self {}
+    }
+}
+
+impl<K> SplitSocket for ferrosocket_io::MaybeTlsStream<K>
+where
+    K: Sockets<Tcp: SplitSocket, Tls: SplitSocket, Unix: SplitSocket>,
+{
     fn try_clone(&self) -> io::Result<Self> {
         match self {
             Self::Plain(s) => s.try_clone().map(Self::Plain),
-            #[cfg(feature = "tls")]
-            Self::Tls(_) => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "a TLS stream cannot be split into threads: its session is one object for \
-                 both directions",
-            )),
-            #[cfg(unix)]
+            Self::Tls(s) => s.try_clone().map(Self::Tls),
             Self::Unix(s) => s.try_clone().map(Self::Unix),
+            _ => Err(io::ErrorKind::Unsupported.into()),
         }
     }
     fn shutdown_both(&self) -> io::Result<()> {
-        match self {
-            Self::Plain(s) => s.shutdown(Shutdown::Both),
-            #[cfg(feature = "tls")]
-            Self::Tls(s) => s.get_ref().shutdown(Shutdown::Both),
-            #[cfg(unix)]
-            Self::Unix(s) => s.shutdown(Shutdown::Both),
-        }
+        each!(self, s => s.shutdown_both())
     }
 }
 
@@ -248,125 +277,83 @@ impl<S: Write> Write for NoTimeouts<S> {
 
 impl<S: Read + Write> Transport for NoTimeouts<S> {}
 
-/// The socket under a [`WebSocketStream`](crate::WebSocketStream) that
-/// [`connect`](crate::connect) opened, whichever the URL's scheme asked for.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum MaybeTlsStream {
-    /// `ws://`: plain TCP (`TCP_NODELAY` on).
-    Plain(TcpStream),
-    /// `wss://`: TLS over TCP with rustls (feature `tls`; boxed: a TLS session is
-    /// large beside a socket).
+/// The standard library's sockets (and rustls' blocking stream) as the engine's
+/// [`Sockets`], for [`MaybeTlsStream`].
+#[derive(Debug, Clone, Copy)]
+pub struct Std;
+
+/// TLS over TCP with rustls (feature `tls`).
+#[cfg(feature = "tls")]
+pub type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+impl Sockets for Std {
+    type Tcp = TcpStream;
     #[cfg(feature = "tls")]
-    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
-    /// `ws+unix://`: a Unix domain socket.
+    type Tls = TlsStream;
+    #[cfg(not(feature = "tls"))]
+    type Tls = NoSocket;
     #[cfg(unix)]
-    Unix(std::os::unix::net::UnixStream),
-}
+    type Unix = std::os::unix::net::UnixStream;
+    #[cfg(not(unix))]
+    type Unix = NoSocket;
 
-impl MaybeTlsStream {
-    /// Whether the connection is encrypted (`wss://`).
-    pub fn is_secure(&self) -> bool {
-        #[cfg(feature = "tls")]
-        if let Self::Tls(_) = self {
-            return true;
-        }
-        false
+    #[cfg(feature = "tls")]
+    fn tls_tcp(tls: &TlsStream) -> &TcpStream {
+        tls.get_ref()
     }
 
-    /// The TCP socket (under TLS for `wss://`); `None` for a Unix socket.
-    pub fn tcp(&self) -> Option<&TcpStream> {
-        match self {
-            Self::Plain(tcp) => Some(tcp),
-            #[cfg(feature = "tls")]
-            Self::Tls(tls) => Some(tls.get_ref()),
-            #[cfg(unix)]
-            Self::Unix(_) => None,
-        }
+    #[cfg(not(feature = "tls"))]
+    fn tls_tcp(tls: &NoSocket) -> &TcpStream {
+        match *tls {}
     }
 }
 
-/// Forwards a call to the socket of whichever variant this is; `$tcp` names the
-/// TCP socket under TLS for calls that are about the socket, not the bytes.
-macro_rules! each {
-    ($self:expr, $s:ident => $call:expr) => {
-        match $self {
-            MaybeTlsStream::Plain($s) => $call,
-            #[cfg(feature = "tls")]
-            MaybeTlsStream::Tls($s) => $call,
-            #[cfg(unix)]
-            MaybeTlsStream::Unix($s) => $call,
-        }
-    };
-}
+/// The socket under a [`WebSocketStream`](crate::WebSocketStream) that
+/// [`connect`](crate::connect) opened, whichever the URL's scheme asked for: the
+/// engine's [`ferrosocket_io::MaybeTlsStream`] with the standard library's sockets.
+pub type MaybeTlsStream = ferrosocket_io::MaybeTlsStream<Std>;
 
-impl Read for MaybeTlsStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        each!(self, s => s.read(buf))
-    }
-}
-
-impl Write for MaybeTlsStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        each!(self, s => s.write(buf))
-    }
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        each!(self, s => s.write_vectored(bufs))
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        each!(self, s => s.flush())
-    }
-}
-
-impl Transport for MaybeTlsStream {
+impl<K> Transport for ferrosocket_io::MaybeTlsStream<K>
+where
+    K: Sockets<Tcp: Transport, Tls: Transport, Unix: Transport>,
+{
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        match self {
-            Self::Plain(s) => s.set_read_timeout(timeout),
-            #[cfg(feature = "tls")]
-            Self::Tls(s) => s.get_ref().set_read_timeout(timeout),
-            #[cfg(unix)]
-            Self::Unix(s) => s.set_read_timeout(timeout),
-        }
+        each!(self, s => s.set_read_timeout(timeout))
     }
     fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        match self {
-            Self::Plain(s) => s.read_timeout(),
-            #[cfg(feature = "tls")]
-            Self::Tls(s) => s.get_ref().read_timeout(),
-            #[cfg(unix)]
-            Self::Unix(s) => s.read_timeout(),
-        }
+        each!(self, s => s.read_timeout())
     }
     fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        match self {
-            Self::Plain(s) => s.set_write_timeout(timeout),
-            #[cfg(feature = "tls")]
-            Self::Tls(s) => s.get_ref().set_write_timeout(timeout),
-            #[cfg(unix)]
-            Self::Unix(s) => s.set_write_timeout(timeout),
-        }
+        each!(self, s => s.set_write_timeout(timeout))
     }
     fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        match self {
-            Self::Plain(s) => s.write_timeout(),
-            #[cfg(feature = "tls")]
-            Self::Tls(s) => s.get_ref().write_timeout(),
-            #[cfg(unix)]
-            Self::Unix(s) => s.write_timeout(),
-        }
+        each!(self, s => s.write_timeout())
     }
     fn shutdown_write(&mut self) -> io::Result<()> {
-        match self {
-            Self::Plain(s) => s.shutdown(Shutdown::Write),
-            #[cfg(feature = "tls")]
-            Self::Tls(s) => {
-                // close_notify first, so the peer can tell an end from a cut.
-                s.conn.send_close_notify();
-                s.flush()?;
-                s.get_ref().shutdown(Shutdown::Write)
-            }
-            #[cfg(unix)]
-            Self::Unix(s) => s.shutdown(Shutdown::Write),
-        }
+        each!(self, s => s.shutdown_write())
     }
 }
+
+#[cfg(feature = "tls")]
+impl Transport for TlsStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.get_ref().set_read_timeout(timeout)
+    }
+    fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        self.get_ref().read_timeout()
+    }
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.get_ref().set_write_timeout(timeout)
+    }
+    fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        self.get_ref().write_timeout()
+    }
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        // close_notify first, so the peer can tell an end from a cut.
+        self.conn.send_close_notify();
+        self.flush()?;
+        self.get_ref().shutdown(Shutdown::Write)
+    }
+}
+
+impl Transport for NoSocket {}
