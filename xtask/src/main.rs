@@ -179,13 +179,53 @@ fn proto_is_sans_io() -> Result {
         .filter_map(|line| line.split_whitespace().next())
         .filter(|name| forbidden.iter().any(|f| name.starts_with(f)))
         .collect();
-    if found.is_empty() {
-        println!("ferrosocket-proto is sans-IO: no runtime, TLS or futures dependency");
+    if !found.is_empty() {
+        return Err(format!(
+            "ferrosocket-proto depends on {}: move that to the engine (ferrosocket-io)",
+            found.join(", ")
+        ));
+    }
+    println!("ferrosocket-proto is sans-IO: no runtime, TLS or futures dependency");
+    proto_is_no_std()
+}
+
+/// Only the host target is installable here, so the `no_std` + `alloc` build is
+/// checked in two halves: the `--no-default-features` build above compiles proto
+/// under `#![no_std]`, and this finds any dependency that would still enable
+/// its `std` feature (which would fail on a target without std).
+fn proto_is_no_std() -> Result {
+    let out = Command::new("cargo")
+        .args([
+            "tree",
+            "-p",
+            "ferrosocket-proto",
+            "-e",
+            "normal,features",
+            "--no-default-features",
+            "--prefix",
+            "none",
+            "--locked",
+        ])
+        .output()
+        .map_err(|e| format!("cargo tree: {e}"))?;
+    if !out.status.success() {
+        return Err("`cargo tree -p ferrosocket-proto --no-default-features` failed".into());
+    }
+    let tree = String::from_utf8_lossy(&out.stdout);
+    let mut with_std: Vec<&str> = tree
+        .lines()
+        .filter(|line| line.contains("feature \"std\""))
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    with_std.sort_unstable();
+    with_std.dedup();
+    if with_std.is_empty() {
+        println!("ferrosocket-proto without default features enables no dependency's std");
         Ok(())
     } else {
         Err(format!(
-            "ferrosocket-proto depends on {}: move that to the engine (ferrosocket-io)",
-            found.join(", ")
+            "ferrosocket-proto --no-default-features enables std in {}: it must stay no_std + alloc",
+            with_std.join(", ")
         ))
     }
 }
