@@ -102,14 +102,13 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod handshake;
-mod io;
 mod runtime;
 mod stream;
 mod timer;
 
+pub use ferrosocket_io::FuturesIo;
 pub use ferrosocket_io::MaybeTlsStream;
 pub use handshake::{accept, accept_with, accept_with_config, client_async, client_async_with};
-pub use io::FuturesIo;
 #[cfg(feature = "async-std")]
 pub use runtime::async_std;
 #[cfg(feature = "smol")]

@@ -2,7 +2,7 @@
 //! ([`ferrosocket_io::WebSocketStream`]) over [`FuturesIo`] with a [`Timer`].
 
 use crate::Timer;
-use crate::io::FuturesIo;
+use ferrosocket_io::FuturesIo;
 
 /// A WebSocket connection over a futures-io socket `S`, after the opening
 /// handshake: the engine's [`ferrosocket_io::WebSocketStream`] (see there for every

@@ -48,6 +48,10 @@ use ferrosocket_proto::handshake::HandshakeError;
 use ferrosocket_proto::{CloseCode, CloseFrame, OpCode};
 use std::io::IoSlice;
 
+#[cfg(feature = "futures-io")]
+pub use adapters::FuturesIo;
+#[cfg(feature = "tokio")]
+pub use adapters::TokioIo;
 pub use connect::{ClientTls, Runtime, accept, client, connect};
 use ferrosocket_proto::{
     Config, Connection, Delivery, Event, LocalError, ProtocolError, State, Utf8Bytes,
@@ -56,6 +60,7 @@ pub use ferrosocket_proto::{Keepalive, Timer};
 pub use stream::{ReadHalf, ReuniteError, WebSocketStream, WriteHalf};
 pub use transport::{MaybeTlsStream, NoSocket, Sockets};
 
+mod adapters;
 mod connect;
 mod handshake;
 pub mod poll;

@@ -8,9 +8,10 @@ use ferrosocket_io::{ClientOptions, ClientTls, Decision, Error, Response, Stream
 use ferrosocket_proto::handshake::{Accept, Request};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::TokioTimer;
 use crate::WebSocketStream;
-use crate::io::{TokioIo, TokioTimer};
 use crate::transport::{MaybeTlsStream, Tokio};
+use ferrosocket_io::TokioIo;
 
 /// Server: accepts any valid WebSocket request on `stream`, with the default
 /// [`StreamConfig`]. See [`accept_with_config`].

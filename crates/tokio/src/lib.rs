@@ -117,6 +117,7 @@ mod io;
 mod stream;
 mod transport;
 
+pub use ferrosocket_io::TokioIo;
 #[cfg(feature = "tls")]
 pub use ferrosocket_io::tls::client_config;
 #[cfg(feature = "tls")]
@@ -124,7 +125,7 @@ pub use handshake::connect_tls_with;
 pub use handshake::{
     accept, accept_with, accept_with_config, client_async, client_async_with, connect, connect_with,
 };
-pub use io::{TokioIo, TokioTimer};
+pub use io::TokioTimer;
 pub use stream::{ReadHalf, ReuniteError, WebSocketStream, WriteHalf};
 #[cfg(feature = "tls")]
 pub use tokio_rustls::{self, rustls};

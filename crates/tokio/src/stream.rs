@@ -2,7 +2,8 @@
 //! any `AsyncRead + AsyncWrite`, the shared driver of
 //! [`ferrosocket_io::poll`] over [`TokioIo`].
 
-use crate::io::{TokioIo, TokioTimer};
+use crate::TokioTimer;
+use ferrosocket_io::TokioIo;
 
 /// A WebSocket connection over a tokio socket `S`, after the opening handshake: the
 /// engine's [`ferrosocket_io::WebSocketStream`] (see there for every method) with

@@ -7,7 +7,8 @@ use ferrosocket_io::{ClientTls, Error, Runtime, Sockets};
 use ferrosocket_proto::handshake::Url;
 use tokio::net::TcpStream;
 
-use crate::io::{TokioIo, TokioTimer};
+use crate::TokioTimer;
+use ferrosocket_io::TokioIo;
 
 /// tokio, as the engine's [`Runtime`].
 #[derive(Debug, Clone, Copy)]
