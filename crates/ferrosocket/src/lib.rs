@@ -59,7 +59,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "app")]
-pub mod app;
+pub use ferrosocket_app as app;
 
 pub use ferrosocket_io::{
     ClientOptions, Decision, Error, Keepalive, Message, Response, StreamConfig, Timer,

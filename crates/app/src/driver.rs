@@ -14,8 +14,8 @@ use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-use crate::tokio::WebSocketStream;
 use crate::{CloseCode, CloseFrame, Error, Message, OpCode};
+use ferrosocket_tokio::WebSocketStream;
 
 use super::context::{Outgoing, Phase};
 use super::manager::{Mail, Registration};

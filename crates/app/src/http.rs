@@ -113,7 +113,7 @@ impl HttpRequest {
 /// close`, no request body), else `Connection: close`.
 ///
 /// ```
-/// use ferrosocket::app::HttpResponse;
+/// use ferrosocket_app::HttpResponse;
 /// let page = HttpResponse::html("<h1>hi</h1>");
 /// assert_eq!(page.status(), 200);
 /// let missing = HttpResponse::not_found();

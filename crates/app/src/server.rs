@@ -280,7 +280,7 @@ impl Server {
     pub async fn serve_tls(
         &self,
         listener: TcpListener,
-        acceptor: crate::tokio::tokio_rustls::TlsAcceptor,
+        acceptor: ferrosocket_tokio::tokio_rustls::TlsAcceptor,
     ) -> io::Result<()> {
         self.serve_with(TlsListener { listener, acceptor }).await
     }
@@ -450,7 +450,7 @@ impl Server {
             prefix: buf,
             io: socket,
         };
-        let accepted = crate::tokio::accept_with_config(
+        let accepted = ferrosocket_tokio::accept_with_config(
             io,
             inner.config.clone(),
             async |request: &Request| {
@@ -557,13 +557,13 @@ impl Listener for tokio::net::UnixListener {
 #[cfg(feature = "tls")]
 struct TlsListener {
     listener: TcpListener,
-    acceptor: crate::tokio::tokio_rustls::TlsAcceptor,
+    acceptor: ferrosocket_tokio::tokio_rustls::TlsAcceptor,
 }
 
 #[cfg(feature = "tls")]
 impl Listener for TlsListener {
     type Socket = tokio::net::TcpStream;
-    type Stream = crate::tokio::tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Stream = ferrosocket_tokio::tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
     const SECURE: bool = true;
     fn poll_accept(&self, cx: &mut TaskContext<'_>) -> Poll<io::Result<Accepted<Self::Socket>>> {
         accept_tcp(&self.listener, cx)

@@ -4,7 +4,7 @@
 use tokio::task::JoinHandle;
 
 use crate::Error;
-use crate::tokio::ClientOptions;
+use ferrosocket_tokio::ClientOptions;
 
 use super::{Context, Handler, Heartbeat, Manager};
 
@@ -22,10 +22,10 @@ pub async fn connect<H: Handler>(url: &str, handler: H) -> Result<JoinHandle<H>,
 /// [`Manager`] they join, a heartbeat.
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), ferrosocket::Error> {
+/// # async fn demo() -> Result<(), ferrosocket_tokio::Error> {
 /// use std::time::Duration;
-/// use ferrosocket::app::{Client, Handler, Heartbeat, Manager};
-/// use ferrosocket::tokio::ClientOptions;
+/// use ferrosocket_app::{Client, Handler, Heartbeat, Manager};
+/// use ferrosocket_tokio::ClientOptions;
 ///
 /// struct Quiet;
 /// impl Handler for Quiet {}
@@ -47,7 +47,7 @@ pub struct Client {
     manager: Option<Manager>,
     heartbeat: Option<Heartbeat>,
     #[cfg(feature = "tls")]
-    tls: Option<std::sync::Arc<crate::tokio::rustls::ClientConfig>>,
+    tls: Option<std::sync::Arc<ferrosocket_tokio::rustls::ClientConfig>>,
 }
 
 impl Client {
@@ -78,13 +78,13 @@ impl Client {
     }
 
     /// The TLS configuration for `wss://` (feature `tls`): by default rustls with
-    /// the Mozilla roots; see [`client_config`](crate::tokio::client_config) for
+    /// the Mozilla roots; see [`client_config`](ferrosocket_tokio::client_config) for
     /// other roots.
     #[cfg(feature = "tls")]
     #[must_use]
     pub fn tls_config(
         mut self,
-        config: std::sync::Arc<crate::tokio::rustls::ClientConfig>,
+        config: std::sync::Arc<ferrosocket_tokio::rustls::ClientConfig>,
     ) -> Self {
         self.tls = Some(config);
         self
@@ -99,7 +99,7 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// Those of [`ferrosocket::tokio::connect_with`](crate::tokio::connect_with):
+    /// Those of [`ferrosocket_tokio::connect_with`](ferrosocket_tokio::connect_with):
     /// then the handler never runs.
     pub async fn connect<H: Handler>(
         &self,
@@ -109,11 +109,13 @@ impl Client {
         let options = self.options.clone();
         #[cfg(feature = "tls")]
         let (ws, response) = match &self.tls {
-            Some(config) => crate::tokio::connect_tls_with(url, options, config.clone()).await?,
-            None => crate::tokio::connect_with(url, options).await?,
+            Some(config) => {
+                ferrosocket_tokio::connect_tls_with(url, options, config.clone()).await?
+            }
+            None => ferrosocket_tokio::connect_with(url, options).await?,
         };
         #[cfg(not(feature = "tls"))]
-        let (ws, response) = crate::tokio::connect_with(url, options).await?;
+        let (ws, response) = ferrosocket_tokio::connect_with(url, options).await?;
         let path = ferrosocket_io::parse_url(url)
             .map(|u| u.target().split('?').next().unwrap_or("/").to_owned())
             .unwrap_or_default();

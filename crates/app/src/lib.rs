@@ -8,7 +8,9 @@
 //! What is runtime-neutral: the handler API, the context, the manager, routing
 //! and the HTTP types. What runs on tokio (feature `tokio`): [`Server`] and
 //! [`connect`], whose connection task drives a
-//! [`ferrosocket::tokio::WebSocketStream`](crate::tokio::WebSocketStream).
+//! [`ferrosocket_tokio::WebSocketStream`](ferrosocket_tokio::WebSocketStream).
+//!
+//! Users name this crate as `ferrosocket::app` (the facade's `app` feature).
 //!
 //! # How a connection runs
 //!
@@ -20,9 +22,15 @@
 //! stays bounded), but it never blocks another connection. See [`Handler`] for
 //! an example.
 
+#![forbid(unsafe_code)]
 // Without a runtime feature nothing drives a connection yet: the driver's half of
 // the runtime-neutral types is unused.
-#![cfg_attr(not(feature = "tokio"), allow(dead_code))]
+#![cfg_attr(not(feature = "tokio"), allow(dead_code, unused_imports))]
+
+// The engine's types, as `crate::Message` etc. for the modules.
+use ferrosocket_io::{Error, Message, StreamConfig};
+use ferrosocket_proto::handshake::{Accept, Headers, Reject, Request};
+use ferrosocket_proto::{CloseCode, CloseFrame, OpCode};
 
 mod context;
 mod handler;

@@ -33,10 +33,10 @@ use super::{Captures, Context};
 /// An echo server with a route capture, and our tokio client talking to it:
 ///
 /// ```
-/// # #[cfg(all(feature = "tokio", feature = "app"))]
+/// # #[cfg(feature = "tokio")]
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use ferrosocket::app::{Captures, Context, Handler, Item, Server};
-/// use ferrosocket::Message;
+/// use ferrosocket_app::{Captures, Context, Handler, Item, Server};
+/// use ferrosocket_tokio::Message;
 ///
 /// struct Echo {
 ///     name: String,
@@ -69,7 +69,7 @@ use super::{Captures, Context};
 ///         async move { server.serve(listener).await }
 ///     });
 ///
-///     let (mut ws, _) = ferrosocket::tokio::connect(&url).await?;
+///     let (mut ws, _) = ferrosocket_tokio::connect(&url).await?;
 ///     assert_eq!(ws.recv().await.transpose()?, Some(Message::text("hello ada")));
 ///     ws.send(Message::text("ping?")).await?;
 ///     assert_eq!(ws.recv().await.transpose()?, Some(Message::text("ping?")));
@@ -80,7 +80,7 @@ use super::{Captures, Context};
 ///     Ok(())
 /// })
 /// # }
-/// # #[cfg(not(all(feature = "tokio", feature = "app")))]
+/// # #[cfg(not(feature = "tokio"))]
 /// # fn main() {}
 /// ```
 pub trait Handler: Send + 'static {

@@ -10,7 +10,7 @@ use std::fmt;
 /// literally. The query string is not part of the match.
 ///
 /// ```
-/// use ferrosocket::app::{Capture, Pattern};
+/// use ferrosocket_app::{Capture, Pattern};
 /// let pattern = Pattern::parse("/ws/<name>/<id:int>")?;
 /// let captures = pattern.matches("/ws/ada%20l/42").unwrap();
 /// assert_eq!(captures.str("name"), Some("ada l"));
@@ -18,7 +18,7 @@ use std::fmt;
 /// assert_eq!(captures.get("id"), Some(&Capture::Int(42)));
 /// assert!(pattern.matches("/ws/ada/x").is_none());
 /// assert!(pattern.matches("/ws/ada").is_none());
-/// # Ok::<(), ferrosocket::app::PatternError>(())
+/// # Ok::<(), ferrosocket_app::PatternError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern {
