@@ -68,6 +68,8 @@ mod stream;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod transport;
+#[cfg(feature = "http")]
+pub mod upgrade;
 
 pub use handshake::{
     ClientHandshake, ClientOptions, Decision, HandshakeIo, Refusal, Response, ServerHandshake,
