@@ -34,8 +34,8 @@ use ferrosocket_proto::{CloseCode, CloseFrame, OpCode};
 
 mod context;
 mod handler;
-mod http;
 mod manager;
+mod plain;
 mod route;
 
 #[cfg(feature = "tokio")]
@@ -47,8 +47,8 @@ mod server;
 
 pub use context::{Context, Fragment, WriteError};
 pub use handler::{Handler, Handshake, HandshakeResponse};
-pub use http::{HttpRequest, HttpResponse};
 pub use manager::{Broadcast, ConnectionId, Manager, QueueFull};
+pub use plain::{HttpRequest, HttpResponse};
 pub use route::{Capture, Captures, Pattern, PatternError};
 
 #[cfg(feature = "tokio")]

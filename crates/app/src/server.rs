@@ -4,22 +4,30 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
-use ferrosocket_io::Decision;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use std::convert::Infallible;
+use std::pin::pin;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use ferrosocket_io::upgrade::Upgrade;
+use ferrosocket_tokio::WebSocketStream;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::{CloseCode, Reject, Request, StreamConfig};
 
-use super::http::{BodyLength, head_end, parse_head};
+use super::plain::internal_error;
 use super::{
     Context, Handler, Handshake, HandshakeResponse, Heartbeat, HttpRequest, HttpResponse, Manager,
     Pattern,
@@ -130,8 +138,8 @@ impl ServerBuilder {
         self
     }
 
-    /// The largest request head accepted, in bytes (default 16 KiB; larger gets
-    /// 431).
+    /// The largest request head accepted, in bytes (default 16 KiB, at least
+    /// 8 KiB, hyper's smallest buffer; larger gets 431).
     #[must_use]
     pub fn max_request_head(mut self, bytes: usize) -> Self {
         self.max_head = bytes.max(64);
@@ -139,8 +147,9 @@ impl ServerBuilder {
     }
 
     /// The largest plain-HTTP request body accepted, in bytes (default 1 MiB;
-    /// larger gets 413 before any of it is read). Bodies come with
-    /// `Content-Length`; `Transfer-Encoding` (chunked) gets 501.
+    /// larger gets 413, before any of it is read when `Content-Length` says so).
+    /// Bodies come with `Content-Length` or chunked; hyper answers
+    /// `Expect: 100-continue` when the body is read.
     #[must_use]
     pub fn max_request_body(mut self, bytes: usize) -> Self {
         self.max_body = bytes;
@@ -174,14 +183,17 @@ impl ServerBuilder {
 /// it with [`shutdown`](Self::shutdown). Cloning gives another handle to the same
 /// server. See [`Handler`] for an example.
 ///
-/// Each connection: the request head is read (bounded by
-/// [`max_request_head`](ServerBuilder::max_request_head) and the handshake
-/// timeout); a request that is not a WebSocket upgrade goes, with its body
-/// (bounded by [`max_request_body`](ServerBuilder::max_request_body)), to the
-/// [`fallback`](ServerBuilder::fallback), and the connection is kept for the
-/// next request unless either side says `Connection: close`; an upgrade goes to the first route
-/// whose pattern matches its path (none: 404), whose handler's
-/// [`on_handshake`](Handler::on_handshake) accepts or refuses it.
+/// Each connection is served by [hyper](https://hyper.rs)'s HTTP/1 server: each
+/// request head is read within the handshake timeout (15 s without one) and
+/// [`max_request_head`](ServerBuilder::max_request_head); a request that is not
+/// a WebSocket upgrade goes, with its body (chunked or not, bounded by
+/// [`max_request_body`](ServerBuilder::max_request_body)), to the
+/// [`fallback`](ServerBuilder::fallback), with keep-alive, pipelining, HTTP/1.0,
+/// `Expect: 100-continue` as hyper does them; an upgrade (origin-form or
+/// absolute-form target) goes to the first route whose pattern matches its path
+/// (none: 404), whose handler's [`on_handshake`](Handler::on_handshake) accepts
+/// or refuses it, and after the `101` the socket is handed back from hyper to
+/// the WebSocket connection (the socket itself, not a boxed wrapper).
 #[derive(Clone)]
 pub struct Server {
     inner: Arc<Inner>,
@@ -362,7 +374,7 @@ impl Server {
 
     async fn serve_stream<S>(
         &self,
-        mut socket: S,
+        socket: S,
         local: Option<SocketAddr>,
         remote: Option<SocketAddr>,
         secure: bool,
@@ -370,105 +382,193 @@ impl Server {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let inner = &self.inner;
-        let mut stop = inner.shutdown.subscribe();
-        // Bytes read past the previous request's head (a pipelined request).
-        let mut pending = BytesMut::new();
-        let mut first = true;
-        let (buf, request) = loop {
-            // The first head within the handshake timeout; a kept connection's
-            // next one within that or KEEP_ALIVE_IDLE, and not past shutdown.
-            let limit = match (first, inner.config.protocol.handshake_timeout) {
-                (true, limit) => limit,
-                (false, limit) => Some(limit.unwrap_or(KEEP_ALIVE_IDLE)),
-            };
-            let head = within(limit, read_head(&mut socket, pending, inner.max_head));
-            let head = if first {
-                head.await
-            } else {
-                tokio::select! {
-                    head = head => head,
-                    _ = stop.wait_for(|stopping| *stopping) => Err(HeadError::Gone),
-                }
-            };
-            first = false;
-            let (mut buf, end) = match head {
-                Ok(head) => head,
-                Err(HeadError::TooLarge) => {
-                    return answer(socket, HttpResponse::new(431), false).await;
-                }
-                Err(HeadError::Gone) => return,
-            };
-            let Ok(mut request) = parse_head(&buf[..end]) else {
-                let bad = HttpResponse::new(400).body("bad request\n");
-                return answer(socket, bad, false).await;
-            };
-            if request.is_upgrade() {
-                break (buf, request);
+        // What the request handler leaves for after hyper hands the socket back.
+        let upgraded: Arc<Mutex<Option<Upgrading>>> = Arc::default();
+        let service = {
+            let server = self.clone();
+            let upgraded = upgraded.clone();
+            service_fn(move |request| {
+                let server = server.clone();
+                let upgraded = upgraded.clone();
+                async move { Ok::<_, Infallible>(server.answer(request, &upgraded).await) }
+            })
+        };
+        let mut http = http1::Builder::new();
+        http.timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(
+                inner
+                    .config
+                    .protocol
+                    .handshake_timeout
+                    .unwrap_or(KEEP_ALIVE_IDLE),
+            )
+            .max_buf_size(inner.max_head.max(MIN_HEAD));
+        let connection = http
+            .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
+            .with_upgrades();
+        let mut connection = pin!(connection);
+        let served = tokio::select! {
+            served = connection.as_mut() => served,
+            () = stopped(inner.shutdown.subscribe()) => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
             }
-            pending = buf.split_off(end);
-            // The body, checked against the limit before any of it is read.
-            let body_len = match request.body_length() {
-                BodyLength::Known(len) if len <= inner.max_body => len,
-                BodyLength::Known(_) => {
-                    return answer(socket, HttpResponse::new(413), false).await;
-                }
-                BodyLength::Invalid => {
-                    let bad = HttpResponse::new(400).body("bad Content-Length\n");
-                    return answer(socket, bad, false).await;
-                }
-                BodyLength::Chunked => return answer(socket, HttpResponse::new(501), false).await,
-            };
-            if body_len > 0 {
-                match within(limit, read_body(&mut socket, &mut pending, body_len)).await {
-                    Ok(body) => request.set_body(body),
-                    Err(_) => return,
-                }
+        };
+        if served.is_err() {
+            return;
+        }
+        let Some(upgrading) = upgraded.lock().ok().and_then(|mut slot| slot.take()) else {
+            return;
+        };
+        let Ok(socket) = upgrading.on_upgrade.await else {
+            return;
+        };
+        let facts = Facts {
+            local,
+            remote,
+            secure,
+        };
+        // The socket itself when hyper gives it back as it was (no dynamic
+        // dispatch per read and write), else hyper's `Upgraded`.
+        match socket.downcast::<hyper_util::rt::TokioIo<S>>() {
+            Ok(parts) => {
+                let ws = WebSocketStream::from_upgrade(
+                    parts.io.into_inner(),
+                    upgrading.upgrade,
+                    &parts.read_buf,
+                );
+                self.run(ws, upgrading.handler, upgrading.captures, facts)
+                    .await;
             }
-            let response = match &inner.fallback {
-                Some(fallback) => fallback(&request),
-                None => HttpResponse::not_found(),
-            };
-            let head_only = request.method() == "HEAD";
-            let keep = request.wants_keep_alive() && !self.is_shutting_down();
-            let wire = response.to_bytes(head_only, keep);
-            if !keep {
-                return answer_wire(socket, &wire).await;
+            Err(socket) => {
+                let socket = hyper_util::rt::TokioIo::new(socket);
+                let ws = WebSocketStream::from_upgrade(socket, upgrading.upgrade, &[]);
+                self.run(ws, upgrading.handler, upgrading.captures, facts)
+                    .await;
             }
-            if socket.write_all(&wire).await.is_err() {
-                return;
-            }
+        }
+    }
+
+    /// Answers one request hyper parsed: an upgrade through a route's handler,
+    /// anything else through the fallback.
+    async fn answer(
+        &self,
+        request: hyper::Request<Incoming>,
+        upgraded: &Mutex<Option<Upgrading>>,
+    ) -> http::Response<Full<Bytes>> {
+        let is_upgrade = request
+            .headers()
+            .get_all(http::header::UPGRADE)
+            .iter()
+            .any(|value| {
+                value
+                    .as_bytes()
+                    .split(|&b| b == b',')
+                    .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"websocket"))
+            });
+        if !is_upgrade {
+            return self.fallback(request).await;
+        }
+        // A refused upgrade ends the connection, as the engine's own accept does.
+        let mut refused = self.upgrade(request, upgraded);
+        if refused.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+            refused
+                .headers_mut()
+                .insert(http::header::CONNECTION, CLOSE.clone());
+        }
+        refused
+    }
+
+    /// Answers an upgrade request (`Upgrade: websocket`).
+    fn upgrade(
+        &self,
+        request: hyper::Request<Incoming>,
+        upgraded: &Mutex<Option<Upgrading>>,
+    ) -> http::Response<Full<Bytes>> {
+        let inner = &self.inner;
+        let checked = match Request::from_http(&request) {
+            Ok(checked) => checked,
+            Err(e) => return handshake_refusal(&e),
         };
         let Some((route, captures)) = inner
             .routes
             .iter()
-            .find_map(|r| r.pattern.matches(request.path()).map(|c| (r, c)))
+            .find_map(|r| r.pattern.matches(checked.path()).map(|c| (r, c)))
         else {
-            return answer(socket, HttpResponse::not_found(), false).await;
+            return HttpResponse::not_found().into_http();
         };
         let mut handler = (route.factory)();
-        let io = Prefixed {
-            prefix: buf,
-            io: socket,
-        };
-        let accepted = ferrosocket_tokio::accept_with_config(
-            io,
-            inner.config.clone(),
-            async |request: &Request| {
-                let mut response = HandshakeResponse::default();
-                match handler.on_handshake(request, &mut response) {
-                    Handshake::Accept => Decision::Accept(response.to_accept()),
-                    Handshake::Reject(status, body) => {
-                        let mut reject = Reject::new(status).body(body);
-                        for (name, value) in response.headers {
-                            reject = reject.header(name, value);
-                        }
-                        Decision::Reject(reject)
-                    }
+        let mut answer = HandshakeResponse::default();
+        match handler.on_handshake(&checked, &mut answer) {
+            Handshake::Accept => {}
+            Handshake::Reject(status, body) => {
+                let mut reject = Reject::new(status).body(body);
+                for (name, value) in answer.headers {
+                    reject = reject.header(name, value);
                 }
-            },
-        )
-        .await;
-        let Ok(ws) = accepted else { return };
+                return match reject.to_http_response() {
+                    Ok(response) => response.map(|body| Full::new(Bytes::from(body))),
+                    Err(_) => internal_error(),
+                };
+            }
+        }
+        let (response, upgrade) =
+            match Upgrade::accept(checked, answer.to_accept(), inner.config.clone()) {
+                Ok(accepted) => accepted,
+                Err(_) => return internal_error(),
+            };
+        if let Ok(mut slot) = upgraded.lock() {
+            *slot = Some(Upgrading {
+                on_upgrade: hyper::upgrade::on(request),
+                upgrade,
+                handler,
+                captures,
+            });
+        }
+        response.map(|()| Full::new(Bytes::new()))
+    }
+
+    /// A plain request: its body (bounded by the limit and the handshake
+    /// timeout), then the fallback's answer.
+    async fn fallback(&self, request: hyper::Request<Incoming>) -> http::Response<Full<Bytes>> {
+        let inner = &self.inner;
+        let Some(fallback) = &inner.fallback else {
+            return HttpResponse::not_found().into_http();
+        };
+        let (parts, body) = request.into_parts();
+        // A Content-Length over the limit is refused before any body byte is read.
+        let announced = usize::try_from(hyper::body::Body::size_hint(&body).lower());
+        if announced.map_or(true, |len| len > inner.max_body) {
+            return too_large();
+        }
+        let body = Limited::new(body, inner.max_body).collect();
+        let limit = inner
+            .config
+            .protocol
+            .handshake_timeout
+            .unwrap_or(KEEP_ALIVE_IDLE);
+        let body = match tokio::time::timeout(limit, body).await {
+            Ok(Ok(body)) => body.to_bytes(),
+            Ok(Err(e)) if e.is::<LengthLimitError>() => return too_large(),
+            Ok(Err(_)) => return HttpResponse::new(400).into_http(),
+            Err(_) => return HttpResponse::new(408).into_http(),
+        };
+        let request = HttpRequest::from_parts(&parts, body);
+        fallback(&request).into_http()
+    }
+
+    /// Runs an upgraded connection: registered with the manager, driven until it
+    /// ends.
+    async fn run<S>(
+        &self,
+        ws: WebSocketStream<S>,
+        mut handler: Box<dyn Handler>,
+        captures: super::Captures,
+        facts: Facts,
+    ) where
+        S: AsyncRead + AsyncWrite + Unpin + Send,
+    {
+        let inner = &self.inner;
         let registration = inner.manager.register();
         if self.is_shutting_down() {
             inner.manager.close(
@@ -484,11 +584,35 @@ impl Server {
         let mut ctx = Context::new(registration.id, registration.manager().clone(), path);
         ctx.request = request;
         ctx.captures = captures;
-        ctx.local_addr = local;
-        ctx.remote_addr = remote;
-        ctx.secure = secure;
+        ctx.local_addr = facts.local;
+        ctx.remote_addr = facts.remote;
+        ctx.secure = facts.secure;
         super::driver::run(ws, &mut *handler, ctx, registration, inner.heartbeat).await;
     }
+}
+
+/// An accepted upgrade, between the `101` and hyper handing the socket over.
+struct Upgrading {
+    on_upgrade: hyper::upgrade::OnUpgrade,
+    upgrade: Upgrade,
+    handler: Box<dyn Handler>,
+    captures: super::Captures,
+}
+
+/// What a connection's context reports about its socket.
+struct Facts {
+    local: Option<SocketAddr>,
+    remote: Option<SocketAddr>,
+    secure: bool,
+}
+
+/// The answer to an invalid upgrade request (400, 405, 426 with its headers).
+fn handshake_refusal(
+    error: &ferrosocket_proto::handshake::HandshakeError,
+) -> http::Response<Full<Bytes>> {
+    error
+        .to_http_response()
+        .map(|body| Full::new(Bytes::from(body)))
 }
 
 /// A listening socket the server can accept on.
@@ -576,125 +700,26 @@ impl Listener for TlsListener {
     }
 }
 
-/// Why no request head could be read.
-enum HeadError {
-    /// The head is larger than allowed.
-    TooLarge,
-    /// The peer left, the socket failed, or the time ran out.
-    Gone,
-}
-
-/// Reads until the end of the request head, starting with `buf` (bytes already
-/// read: what followed the previous request); returns everything read (the head
-/// and what followed it) and where the head ends.
-async fn read_head<S: AsyncRead + Unpin>(
-    socket: &mut S,
-    mut buf: BytesMut,
-    max: usize,
-) -> Result<(BytesMut, usize), HeadError> {
-    let mut searched = 0;
-    loop {
-        let window = buf.len().min(max);
-        if let Some(end) = head_end(&buf[..window], searched) {
-            return Ok((buf, end));
-        }
-        searched = window;
-        if buf.len() >= max {
-            return Err(HeadError::TooLarge);
-        }
-        buf.reserve(1024.min(max - buf.len()).max(1));
-        match socket.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => return Err(HeadError::Gone),
-            Ok(_) => {}
-        }
-    }
-}
-
-/// `read` bounded by `limit` (none: unbounded); running out of time is
-/// [`HeadError::Gone`].
-async fn within<T>(
-    limit: Option<Duration>,
-    read: impl Future<Output = Result<T, HeadError>>,
-) -> Result<T, HeadError> {
-    match limit {
-        Some(limit) => tokio::time::timeout(limit, read)
-            .await
-            .unwrap_or(Err(HeadError::Gone)),
-        None => read.await,
-    }
-}
-
-/// Reads a body of `len` bytes, the first of them already in `pending` (which
-/// keeps what follows the body).
-async fn read_body<S: AsyncRead + Unpin>(
-    socket: &mut S,
-    pending: &mut BytesMut,
-    len: usize,
-) -> Result<bytes::Bytes, HeadError> {
-    while pending.len() < len {
-        pending.reserve((len - pending.len()).min(64 * 1024));
-        match socket.read_buf(pending).await {
-            Ok(0) | Err(_) => return Err(HeadError::Gone),
-            Ok(_) => {}
-        }
-    }
-    Ok(pending.split_to(len).freeze())
-}
-
 /// How long a kept-alive plain HTTP connection may wait for its next request
 /// when no handshake timeout is configured.
 const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(15);
 
-/// Writes a plain HTTP answer (`Connection: close`) and closes.
-async fn answer<S: AsyncWrite + Unpin>(socket: S, response: HttpResponse, head_only: bool) {
-    answer_wire(socket, &response.to_bytes(head_only, false)).await;
+/// `Connection: close`, on answers after which the connection ends.
+static CLOSE: http::HeaderValue = http::HeaderValue::from_static("close");
+
+/// 413, and the connection ends (the rest of the body is not read).
+fn too_large() -> http::Response<Full<Bytes>> {
+    let mut response = HttpResponse::new(413).into_http();
+    response
+        .headers_mut()
+        .insert(http::header::CONNECTION, CLOSE.clone());
+    response
 }
 
-/// Writes `wire` and closes.
-async fn answer_wire<S: AsyncWrite + Unpin>(mut socket: S, wire: &[u8]) {
-    let _ = socket.write_all(wire).await;
-    let _ = socket.shutdown().await;
+/// Completes once the server is shutting down.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopping| *stopping).await;
 }
 
-/// A socket whose first bytes were already read: they are read again first.
-struct Prefixed<S> {
-    prefix: BytesMut,
-    io: S,
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if !self.prefix.is_empty() {
-            let n = self.prefix.len().min(buf.remaining());
-            buf.put_slice(&self.prefix[..n]);
-            self.prefix.advance(n);
-            if self.prefix.is_empty() {
-                self.prefix = BytesMut::new();
-            }
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
+/// hyper's smallest read buffer, so the smallest head limit.
+const MIN_HEAD: usize = 8 * 1024;
