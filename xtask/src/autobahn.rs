@@ -41,8 +41,9 @@ options:
   --role server|client|all
                          which roles to run (default all): server = our server is the
                          testee, client = our client is the testee
-  --runtime tokio|async-std|smol|blocking
-                         the facade's testee examples for that runtime (default tokio)
+  --runtime tokio|async-std|smol|blocking|app
+                         the facade's testee examples for that runtime (default tokio);
+                         app: the application layer's Handler echo (server role only)
   --server-only          same as --role server
   --client-only          same as --role client
   --cases PATTERN,...    wstest case patterns instead of the spec's, e.g. 1.*,2.*,9.1.1
@@ -69,24 +70,30 @@ const DEFAULT_SERVER_CMD: &str =
     "cargo run --release -p ferrosocket --example echo_server -- 127.0.0.1:9001";
 const DEFAULT_CLIENT_CMD: &str =
     "cargo run --release -p ferrosocket --example autobahn_client -- ws://127.0.0.1:9002";
-/// The runtimes with testees in the facade's examples: (name, cargo feature, example suffix).
-const RUNTIMES: &[(&str, &str, &str)] = &[
-    ("tokio", "tokio", ""),
-    ("async-std", "async-std", "_async_std"),
-    ("smol", "smol", "_smol"),
-    ("blocking", "blocking", "_blocking"),
+/// The runtimes with testees in the facade's examples: (name, cargo features,
+/// example suffix, whether there is a client testee).
+const RUNTIMES: &[(&str, &str, &str, bool)] = &[
+    ("tokio", "tokio", "", true),
+    ("async-std", "async-std", "_async_std", true),
+    ("smol", "smol", "_smol", true),
+    ("blocking", "blocking", "_blocking", true),
+    // The application layer: a `Handler` that writes back what it reads.
+    ("app", "tokio,app", "_app", false),
 ];
 
-/// The server and client testee commands for a runtime of [`RUNTIMES`].
-fn runtime_cmds(runtime: &str) -> Result<(String, String)> {
-    let (_, feature, suffix) = RUNTIMES
+/// The server and client testee commands for a runtime of [`RUNTIMES`] (no
+/// client command where there is no client testee).
+fn runtime_cmds(runtime: &str) -> Result<(String, Option<String>)> {
+    let (_, features, suffix, client) = RUNTIMES
         .iter()
         .find(|(name, ..)| *name == runtime)
-        .ok_or_else(|| format!("--runtime {runtime:?}: one of tokio, async-std, smol, blocking"))?;
-    let run = format!("cargo run --release -p ferrosocket --features {feature} --example");
+        .ok_or_else(|| {
+            format!("--runtime {runtime:?}: one of tokio, async-std, smol, blocking, app")
+        })?;
+    let run = format!("cargo run --release -p ferrosocket --features {features} --example");
     Ok((
         format!("{run} echo_server{suffix} -- 127.0.0.1:9001"),
-        format!("{run} autobahn_client{suffix} -- ws://127.0.0.1:9002"),
+        client.then(|| format!("{run} autobahn_client{suffix} -- ws://127.0.0.1:9002")),
     ))
 }
 /// Cases wstest 25.10.1 runs with `"cases": ["*"]`.
@@ -254,7 +261,15 @@ fn parse_args(args: &[String], root: &Path) -> Result<Option<Options>> {
             o.server_cmd = server;
         }
         if !client_cmd_set {
-            o.client_cmd = client;
+            match client {
+                Some(client) => o.client_cmd = client,
+                None if o.roles.contains(&Role::Client) => {
+                    return Err(format!(
+                        "--runtime {runtime} has no client testee: use --role server"
+                    ));
+                }
+                None => {}
+            }
         }
     }
     Ok(Some(o))

@@ -1,5 +1,11 @@
 //! The [`Handler`] trait: what an application does on each connection event.
 
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -84,12 +90,37 @@ use super::{Captures, Context};
 /// # fn main() {}
 /// ```
 pub trait Handler: Send + 'static {
-    /// Server only: the opening request arrived on this handler's route. Add
-    /// headers or pick a subprotocol in `response`; return
-    /// [`Handshake::Reject`] to refuse with an HTTP status and body.
+    /// Server only: the opening request arrived on this handler's route, with
+    /// what the route captured and the connection's facts (secure or not, the
+    /// addresses). Add headers or pick a subprotocol in `response`; return
+    /// [`Handshake::Reject`] to refuse with an HTTP status and body, or
+    /// [`Handshake::wait`] to decide asynchronously (a token or database look-up),
+    /// within the handshake timeout.
+    ///
+    /// Pants' `return self.is_secure and 'X-Pizza' in request.headers`:
+    ///
+    /// ```
+    /// use ferrosocket_app::{Handler, Handshake, HandshakeRequest, HandshakeResponse};
+    ///
+    /// struct Pizza;
+    ///
+    /// impl Handler for Pizza {
+    ///     fn on_handshake(&mut self, request: &HandshakeRequest, _: &mut HandshakeResponse) -> Handshake {
+    ///         if request.is_secure() && request.headers().contains("X-Pizza") {
+    ///             Handshake::Accept
+    ///         } else {
+    ///             Handshake::reject(403, "no pizza")
+    ///         }
+    ///     }
+    /// }
+    /// ```
     ///
     /// Default: accept.
-    fn on_handshake(&mut self, request: &Request, response: &mut HandshakeResponse) -> Handshake {
+    fn on_handshake(
+        &mut self,
+        request: &HandshakeRequest,
+        response: &mut HandshakeResponse,
+    ) -> Handshake {
         let _ = (request, response);
         Handshake::Accept
     }
@@ -153,18 +184,134 @@ pub trait Handler: Send + 'static {
 }
 
 /// A handler's answer to the opening request ([`Handler::on_handshake`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handshake {
     /// Upgrade to WebSocket (with what was set in the [`HandshakeResponse`]).
     Accept,
-    /// Refuse with this HTTP status and body.
+    /// Refuse with this HTTP status and body (and the headers set in the
+    /// [`HandshakeResponse`]).
     Reject(u16, Vec<u8>),
+    /// Decide when this future completes (made by [`Handshake::wait`]). The
+    /// server waits at most the handshake timeout
+    /// ([`Config::handshake_timeout`](ferrosocket_proto::Config::handshake_timeout)),
+    /// then answers 503.
+    Wait(Pending),
 }
 
 impl Handshake {
     /// [`Handshake::Reject`] from anything byte-like.
     pub fn reject(status: u16, body: impl Into<Vec<u8>>) -> Self {
         Self::Reject(status, body.into())
+    }
+
+    /// Decides asynchronously: the future's answer is the handshake's. It owns
+    /// what it needs (clone a token from the request, a pool handle from the
+    /// handler); the headers and subprotocol set before returning still apply.
+    ///
+    /// ```
+    /// use std::collections::HashSet;
+    /// use std::sync::Arc;
+    ///
+    /// use ferrosocket_app::{Handler, Handshake, HandshakeRequest, HandshakeResponse};
+    ///
+    /// struct Authenticated {
+    ///     tokens: Arc<HashSet<String>>, // a database in real life
+    /// }
+    ///
+    /// impl Handler for Authenticated {
+    ///     fn on_handshake(&mut self, request: &HandshakeRequest, _: &mut HandshakeResponse) -> Handshake {
+    ///         let token = request.headers().get_str("Authorization").unwrap_or("").to_owned();
+    ///         let tokens = self.tokens.clone();
+    ///         Handshake::wait(async move {
+    ///             if tokens.contains(&token) {
+    ///                 Handshake::Accept
+    ///             } else {
+    ///                 Handshake::reject(401, "unknown token")
+    ///             }
+    ///         })
+    ///     }
+    /// }
+    /// ```
+    pub fn wait(decision: impl Future<Output = Handshake> + Send + 'static) -> Self {
+        Self::Wait(Pending(Box::pin(decision)))
+    }
+}
+
+impl fmt::Debug for Handshake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Accept => f.write_str("Accept"),
+            Self::Reject(status, body) => f
+                .debug_tuple("Reject")
+                .field(status)
+                .field(&String::from_utf8_lossy(body))
+                .finish(),
+            Self::Wait(_) => f.write_str("Wait(..)"),
+        }
+    }
+}
+
+/// The future of a [`Handshake::Wait`].
+pub struct Pending(Pin<Box<dyn Future<Output = Handshake> + Send>>);
+
+impl Future for Pending {
+    type Output = Handshake;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Handshake> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl fmt::Debug for Pending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pending(..)")
+    }
+}
+
+/// The opening request as a route's handler sees it
+/// ([`Handler::on_handshake`]): the request (its methods are reachable directly:
+/// `request.path()`, `request.headers()`), what the route's pattern captured,
+/// and the connection it came on.
+#[derive(Debug, Clone)]
+pub struct HandshakeRequest {
+    pub(crate) request: Request,
+    pub(crate) captures: Captures,
+    pub(crate) local_addr: Option<SocketAddr>,
+    pub(crate) remote_addr: Option<SocketAddr>,
+    pub(crate) secure: bool,
+}
+
+impl HandshakeRequest {
+    /// The request.
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// What the route's pattern captured from the path.
+    pub fn captures(&self) -> &Captures {
+        &self.captures
+    }
+
+    /// Whether the connection is encrypted (TLS: `wss://`).
+    pub fn is_secure(&self) -> bool {
+        self.secure
+    }
+
+    /// The server's address of the connection (none for a Unix socket).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
+    }
+
+    /// The client's address (none for a Unix socket).
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote_addr
+    }
+}
+
+impl Deref for HandshakeRequest {
+    type Target = Request;
+
+    fn deref(&self) -> &Request {
+        &self.request
     }
 }
 

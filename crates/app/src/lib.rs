@@ -46,7 +46,7 @@ mod driver;
 mod server;
 
 pub use context::{Context, Fragment, WriteError};
-pub use handler::{Handler, Handshake, HandshakeResponse};
+pub use handler::{Handler, Handshake, HandshakeRequest, HandshakeResponse, Pending};
 pub use manager::{Broadcast, ConnectionId, Manager, QueueFull};
 pub use plain::{HttpRequest, HttpResponse};
 pub use route::{Capture, Captures, Pattern, PatternError};

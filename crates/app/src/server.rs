@@ -29,8 +29,8 @@ use crate::{CloseCode, Reject, Request, StreamConfig};
 
 use super::plain::internal_error;
 use super::{
-    Context, Handler, Handshake, HandshakeResponse, Heartbeat, HttpRequest, HttpResponse, Manager,
-    Pattern,
+    Context, Handler, Handshake, HandshakeRequest, HandshakeResponse, Heartbeat, HttpRequest,
+    HttpResponse, Manager, Pattern,
 };
 
 type Factory = Box<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
@@ -382,6 +382,11 @@ impl Server {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let inner = &self.inner;
+        let facts = Facts {
+            local,
+            remote,
+            secure,
+        };
         // What the request handler leaves for after hyper hands the socket back.
         let upgraded: Arc<Mutex<Option<Upgrading>>> = Arc::default();
         let service = {
@@ -390,7 +395,7 @@ impl Server {
             service_fn(move |request| {
                 let server = server.clone();
                 let upgraded = upgraded.clone();
-                async move { Ok::<_, Infallible>(server.answer(request, &upgraded).await) }
+                async move { Ok::<_, Infallible>(server.answer(request, facts, &upgraded).await) }
             })
         };
         let mut http = http1::Builder::new();
@@ -423,11 +428,6 @@ impl Server {
         let Ok(socket) = upgrading.on_upgrade.await else {
             return;
         };
-        let facts = Facts {
-            local,
-            remote,
-            secure,
-        };
         // The socket itself when hyper gives it back as it was (no dynamic
         // dispatch per read and write), else hyper's `Upgraded`.
         match socket.downcast::<hyper_util::rt::TokioIo<S>>() {
@@ -454,6 +454,7 @@ impl Server {
     async fn answer(
         &self,
         request: hyper::Request<Incoming>,
+        facts: Facts,
         upgraded: &Mutex<Option<Upgrading>>,
     ) -> http::Response<Full<Bytes>> {
         let is_upgrade = request
@@ -470,7 +471,7 @@ impl Server {
             return self.fallback(request).await;
         }
         // A refused upgrade ends the connection, as the engine's own accept does.
-        let mut refused = self.upgrade(request, upgraded);
+        let mut refused = self.upgrade(request, facts, upgraded).await;
         if refused.status() != http::StatusCode::SWITCHING_PROTOCOLS {
             refused
                 .headers_mut()
@@ -480,9 +481,10 @@ impl Server {
     }
 
     /// Answers an upgrade request (`Upgrade: websocket`).
-    fn upgrade(
+    async fn upgrade(
         &self,
         request: hyper::Request<Incoming>,
+        facts: Facts,
         upgraded: &Mutex<Option<Upgrading>>,
     ) -> http::Response<Full<Bytes>> {
         let inner = &self.inner;
@@ -499,19 +501,47 @@ impl Server {
         };
         let mut handler = (route.factory)();
         let mut answer = HandshakeResponse::default();
-        match handler.on_handshake(&checked, &mut answer) {
-            Handshake::Accept => {}
-            Handshake::Reject(status, body) => {
-                let mut reject = Reject::new(status).body(body);
-                for (name, value) in answer.headers {
-                    reject = reject.header(name, value);
+        let handshake = HandshakeRequest {
+            request: checked,
+            captures,
+            local_addr: facts.local,
+            remote_addr: facts.remote,
+            secure: facts.secure,
+        };
+        let mut decision = handler.on_handshake(&handshake, &mut answer);
+        let limit = inner
+            .config
+            .protocol
+            .handshake_timeout
+            .unwrap_or(KEEP_ALIVE_IDLE);
+        let deadline = tokio::time::Instant::now() + limit;
+        let (status, body) = loop {
+            match decision {
+                Handshake::Accept => break (101, Vec::new()),
+                Handshake::Reject(status, body) => break (status, body),
+                Handshake::Wait(pending) => {
+                    match tokio::time::timeout_at(deadline, pending).await {
+                        Ok(next) => decision = next,
+                        Err(_) => break (503, b"handshake check timed out\n".to_vec()),
+                    }
                 }
-                return match reject.to_http_response() {
-                    Ok(response) => response.map(|body| Full::new(Bytes::from(body))),
-                    Err(_) => internal_error(),
-                };
             }
+        };
+        if status != 101 {
+            let mut reject = Reject::new(status).body(body);
+            for (name, value) in answer.headers {
+                reject = reject.header(name, value);
+            }
+            return match reject.to_http_response() {
+                Ok(response) => response.map(|body| Full::new(Bytes::from(body))),
+                Err(_) => internal_error(),
+            };
         }
+        let HandshakeRequest {
+            request: checked,
+            captures,
+            ..
+        } = handshake;
         let (response, upgrade) =
             match Upgrade::accept(checked, answer.to_accept(), inner.config.clone()) {
                 Ok(accepted) => accepted,
@@ -600,6 +630,7 @@ struct Upgrading {
 }
 
 /// What a connection's context reports about its socket.
+#[derive(Debug, Clone, Copy)]
 struct Facts {
     local: Option<SocketAddr>,
     remote: Option<SocketAddr>,

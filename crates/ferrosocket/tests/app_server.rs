@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use ferrosocket::app::delimit::RegexMode;
 use ferrosocket::app::{
-    Captures, Context, DataKind, Handler, Handshake, HandshakeResponse, HttpResponse, Item, Mode,
-    Server, ServerBuilder, WriteError,
+    Captures, Context, DataKind, Handler, Handshake, HandshakeRequest, HandshakeResponse,
+    HttpResponse, Item, Mode, Server, ServerBuilder, WriteError,
 };
 use ferrosocket::tokio::{ClientOptions, connect, connect_with};
-use ferrosocket::{CloseCode, Error, Message, Request};
+use ferrosocket::{CloseCode, Error, Message, StreamConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -570,7 +570,11 @@ async fn overflow_and_mixed_types_close() {
 struct Guarded;
 
 impl Handler for Guarded {
-    fn on_handshake(&mut self, request: &Request, response: &mut HandshakeResponse) -> Handshake {
+    fn on_handshake(
+        &mut self,
+        request: &HandshakeRequest,
+        response: &mut HandshakeResponse,
+    ) -> Handshake {
         if request.headers().get_str("Authorization") != Some("Bearer ok") {
             response.header("WWW-Authenticate", "Bearer");
             return Handshake::reject(401, "who are you?");
@@ -1160,6 +1164,35 @@ async fn absolute_form_upgrade_target_is_accepted() {
     assert_eq!(&pending[head_end..head_end + 2], &[0x81, 11]);
     assert_eq!(&pending[head_end + 2..], b"/item/7?a=b");
     drop(tcp);
+    server.shutdown();
+    serving.await.unwrap().unwrap();
+}
+
+/// A handshake check that never decides.
+struct Undecided;
+
+impl Handler for Undecided {
+    fn on_handshake(&mut self, _: &HandshakeRequest, _: &mut HandshakeResponse) -> Handshake {
+        Handshake::wait(std::future::pending())
+    }
+}
+
+#[tokio::test]
+async fn a_handshake_check_is_bounded_by_the_handshake_timeout() {
+    let config = StreamConfig::default().handshake_timeout(Some(Duration::from_millis(200)));
+    let builder = Server::builder()
+        .config(config)
+        .route("/slow", || Undecided);
+    let (server, addr, serving) = start(builder).await;
+    let started = std::time::Instant::now();
+    match tokio::time::timeout(WAIT, connect(&format!("ws://{addr}/slow")))
+        .await
+        .unwrap()
+    {
+        Err(Error::Rejected { status, .. }) => assert_eq!(status, 503),
+        other => panic!("{other:?}"),
+    }
+    assert!(started.elapsed() >= Duration::from_millis(200));
     server.shutdown();
     serving.await.unwrap().unwrap();
 }

@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use ferrosocket::CloseCode;
 use ferrosocket::Message;
-use ferrosocket::app::{Captures, Client, Context, Handler, HttpResponse, Item, Server};
+use ferrosocket::app::{
+    Captures, Client, Context, Handler, Handshake, HandshakeRequest, HandshakeResponse,
+    HttpResponse, Item, Server,
+};
 use ferrosocket::tokio::rustls;
 use ferrosocket::tokio::rustls::pki_types::ServerName;
 use ferrosocket::tokio::tokio_rustls::{TlsAcceptor, TlsConnector};
@@ -152,5 +155,121 @@ async fn plain_stream_client_and_https_beside_wss() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with("plain HTTP on /status\n"), "{answer}");
+    server.shutdown();
+}
+
+/// Pants' check, with a token look-up that awaits: only TLS connections, only
+/// known tokens (looked up asynchronously, as a database would be), and the
+/// route's capture and the client's address are there to decide with.
+struct Checked {
+    tokens: Arc<tokio::sync::Mutex<Vec<String>>>,
+}
+
+impl Handler for Checked {
+    fn on_handshake(
+        &mut self,
+        request: &HandshakeRequest,
+        response: &mut HandshakeResponse,
+    ) -> Handshake {
+        if !request.is_secure() {
+            return Handshake::reject(403, "TLS only");
+        }
+        assert!(request.remote_addr().unwrap().ip().is_loopback());
+        assert!(request.local_addr().is_some());
+        let room = request
+            .captures()
+            .str("name")
+            .unwrap_or_default()
+            .to_owned();
+        response.header("X-Room", room);
+        let token = request
+            .headers()
+            .get_str("Authorization")
+            .unwrap_or_default()
+            .to_owned();
+        let tokens = self.tokens.clone();
+        Handshake::wait(async move {
+            // A look-up that takes a while and yields to the runtime.
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            if tokens.lock().await.contains(&token) {
+                Handshake::Accept
+            } else {
+                Handshake::reject(401, "unknown token")
+            }
+        })
+    }
+    fn on_read(&mut self, ctx: &mut Context, data: Item) {
+        if let Item::Text(text) = data {
+            ctx.write(format!("checked: {text}")).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn async_handshake_check_and_non_tls_rejected() {
+    let tokens = Arc::new(tokio::sync::Mutex::new(vec!["Bearer good".to_owned()]));
+    let server = Server::builder()
+        .route("/room/<name>", {
+            let tokens = tokens.clone();
+            move || Checked {
+                tokens: tokens.clone(),
+            }
+        })
+        .build();
+    // One server on TLS and on plain TCP.
+    let tls_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tls_port = tls_listener.local_addr().unwrap().port();
+    let plain_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let plain_port = plain_listener.local_addr().unwrap().port();
+    tokio::spawn({
+        let server = server.clone();
+        async move { server.serve_tls(tls_listener, acceptor()).await }
+    });
+    tokio::spawn({
+        let server = server.clone();
+        async move { server.serve(plain_listener).await }
+    });
+
+    // Plain TCP: refused before the token is even looked at.
+    let url = format!("ws://127.0.0.1:{plain_port}/room/a");
+    let options = ClientOptions::new().header("Authorization", "Bearer good");
+    match tokio::time::timeout(WAIT, ferrosocket::tokio::connect_with(&url, options))
+        .await
+        .unwrap()
+    {
+        Err(ferrosocket::Error::Rejected { status, body }) => {
+            assert_eq!((status, &body[..]), (403, &b"TLS only"[..]));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // TLS with an unknown token: 401 after the look-up.
+    let url = format!("wss://localhost:{tls_port}/room/a");
+    let options = ClientOptions::new().header("Authorization", "Bearer bad");
+    match connect_tls_with(&url, options, trusting_test_ca()).await {
+        Err(ferrosocket::Error::Rejected { status, .. }) => assert_eq!(status, 401),
+        other => panic!("{other:?}"),
+    }
+
+    // TLS with a known token: accepted, with the header set before waiting.
+    let options = ClientOptions::new().header("Authorization", "Bearer good");
+    let (mut ws, response) = connect_tls_with(&url, options, trusting_test_ca())
+        .await
+        .unwrap();
+    assert_eq!(response.headers.get_str("X-Room"), Some("a"));
+    ws.send(Message::text("hi")).await.unwrap();
+    match tokio::time::timeout(WAIT, ws.recv()).await.unwrap() {
+        Some(Ok(Message::Text(t))) => assert_eq!(t, "checked: hi"),
+        other => panic!("{other:?}"),
+    }
+    ws.close(None).await.unwrap();
+
+    // A token added later is found: the look-up is live.
+    tokens.lock().await.push("Bearer late".to_owned());
+    let options = ClientOptions::new().header("Authorization", "Bearer late");
+    let (mut ws, _) = connect_tls_with(&url, options, trusting_test_ca())
+        .await
+        .unwrap();
+    ws.close(None).await.unwrap();
     server.shutdown();
 }

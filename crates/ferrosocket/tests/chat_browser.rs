@@ -379,8 +379,11 @@ impl Cdp {
 /// Ready when the page's script has run: the join form is there.
 const LOADED: &str =
     "String(document.readyState === 'complete' && !!document.getElementById('join'))";
-/// Joined once the socket is open: the page then shows the message form.
-const JOINED: &str = "String(!document.getElementById('say').hidden)";
+/// Joined once the socket is open: the page then shows the message form and no
+/// longer the join form, as rendered (computed style: a stylesheet rule must not
+/// override the `hidden` attribute).
+const JOINED: &str = "String(getComputedStyle(document.getElementById('say')).display !== 'none' \
+     && getComputedStyle(document.getElementById('join')).display === 'none')";
 /// The message list, one line per message.
 const LOG: &str =
     "Array.from(document.querySelectorAll('#log li'), li => li.textContent).join('\\n')";
