@@ -5,14 +5,33 @@ use alloc::vec::Vec;
 
 use crate::HandshakeError;
 
-/// The header fields of a parsed message, in the order received, as owned
-/// `(name, value)` pairs. Lookups are ASCII case-insensitive.
+/// The header fields of a parsed message, in the order received. Lookups are
+/// ASCII case-insensitive.
 ///
 /// Names are HTTP tokens (hence ASCII); values are the raw bytes with
 /// surrounding whitespace removed, since HTTP allows bytes outside ASCII.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Stored compactly: every name and value in one buffer, and one index entry per
+/// field (two allocations, whatever the number of fields), since a server keeps
+/// each connection's request for the connection's life.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Headers {
-    entries: Vec<(String, Vec<u8>)>,
+    /// Names and values, back to back.
+    bytes: Vec<u8>,
+    /// Per field: where its name ends and where its value ends in `bytes` (the
+    /// name starts where the previous value ended).
+    fields: Vec<(u32, u32)>,
+}
+
+impl core::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list()
+            .entries(
+                self.iter()
+                    .map(|(n, v)| (n, alloc::string::String::from_utf8_lossy(v))),
+            )
+            .finish()
+    }
 }
 
 impl Headers {
@@ -20,36 +39,42 @@ impl Headers {
     #[must_use]
     pub const fn new() -> Self {
         Self {
-            entries: Vec::new(),
+            bytes: Vec::new(),
+            fields: Vec::new(),
         }
     }
 
     /// Appends a field. No validation is done here; this type stores what
-    /// was received.
+    /// was received. (A header list past 4 GiB in all is not stored whole.)
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) {
-        self.entries.push((name.into(), value.into()));
+        let (name, value) = (name.into(), value.into());
+        let total = self.bytes.len() + name.len() + value.len();
+        if u32::try_from(total).is_err() {
+            return;
+        }
+        self.bytes.extend_from_slice(name.as_bytes());
+        let name_end = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(&value);
+        self.fields.push((name_end, self.bytes.len() as u32));
     }
 
     /// Number of header fields (a name repeated on several lines counts
     /// once per line).
     #[must_use]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.fields.len()
     }
 
     /// Whether there is no header field.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.fields.is_empty()
     }
 
     /// The value of the first field named `name` (case-insensitive).
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.entries
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+        self.get_all(name).next()
     }
 
     /// The value of the first field named `name`, if it is valid UTF-8.
@@ -63,10 +88,9 @@ impl Headers {
         &'a self,
         name: &'n str,
     ) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
-        self.entries
-            .iter()
+        self.iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+            .map(|(_, v)| v)
     }
 
     /// Whether a field named `name` is present.
@@ -86,8 +110,11 @@ impl Headers {
     }
 
     /// All fields in received order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+    pub fn iter(&self) -> HeadersIter<'_> {
+        HeadersIter {
+            headers: self,
+            next: 0,
+        }
     }
 
     /// The only value of a field that must not be repeated.
@@ -99,17 +126,51 @@ impl Headers {
         }
         Ok(first)
     }
+
+    /// Field `i`: its name and value.
+    fn field(&self, i: usize) -> Option<(&str, &[u8])> {
+        let &(name_end, value_end) = self.fields.get(i)?;
+        let start = match i {
+            0 => 0,
+            _ => self.fields[i - 1].1 as usize,
+        };
+        let name = &self.bytes[start..name_end as usize];
+        let value = &self.bytes[name_end as usize..value_end as usize];
+        // Names were pushed as `String`s: always UTF-8.
+        Some((core::str::from_utf8(name).unwrap_or_default(), value))
+    }
 }
+
+/// The fields of [`Headers`], in received order: `(name, value)`.
+#[derive(Debug, Clone)]
+pub struct HeadersIter<'a> {
+    headers: &'a Headers,
+    next: usize,
+}
+
+impl<'a> Iterator for HeadersIter<'a> {
+    type Item = (&'a str, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let field = self.headers.field(self.next)?;
+        self.next += 1;
+        Some(field)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.headers.fields.len().saturating_sub(self.next);
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for HeadersIter<'_> {}
 
 impl<'a> IntoIterator for &'a Headers {
     type Item = (&'a str, &'a [u8]);
-    type IntoIter = core::iter::Map<
-        core::slice::Iter<'a, (String, Vec<u8>)>,
-        fn(&'a (String, Vec<u8>)) -> (&'a str, &'a [u8]),
-    >;
+    type IntoIter = HeadersIter<'a>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+        self.iter()
     }
 }
 

@@ -106,7 +106,7 @@ pub use error::HandshakeError;
 pub use extension::ExtensionOffer;
 #[doc(hidden)]
 pub use head::ParseStats;
-pub use headers::Headers;
+pub use headers::{Headers, HeadersIter};
 #[cfg(feature = "std")]
 pub use key::generate_key;
 pub use key::{Key, WEBSOCKET_GUID, accept_key};

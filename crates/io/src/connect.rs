@@ -85,7 +85,26 @@ impl ClientTls {
 ///   answer was written).
 /// * [`Error::Timeout`] ([`Timer::Handshake`]); [`Error::Io`] (`UnexpectedEof` if
 ///   the peer left).
-pub async fn accept<IO, T, F, D>(
+pub fn accept<IO, T, F, D>(
+    io: IO,
+    config: StreamConfig,
+    callback: F,
+    timer: Option<T>,
+) -> impl Future<Output = Result<WebSocketStream<IO, T>, Error>>
+where
+    IO: PollIo,
+    T: AsyncTimer,
+    F: AsyncFnOnce(&Request) -> D,
+    D: Into<Decision>,
+{
+    // Boxed: the handshake's state (the connection being built, the stream
+    // assembled from it) lives on the heap only while it runs, so the future of a
+    // task that accepts and then serves holds a pointer here, not two streams'
+    // worth of bytes, for its whole life (an idle connection's memory).
+    Box::pin(accept_boxed(io, config, callback, timer))
+}
+
+async fn accept_boxed<IO, T, F, D>(
     mut io: IO,
     config: StreamConfig,
     callback: F,
@@ -98,15 +117,7 @@ where
     D: Into<Decision>,
 {
     let config = config.assembled();
-    // Boxed: the handshake's state lives on the heap only while it runs, so the
-    // future of a task that accepts and then serves stays small for its lifetime.
-    let result = Box::pin(poll::server_handshake(
-        &mut io,
-        &config,
-        callback,
-        timer.as_ref(),
-    ))
-    .await;
+    let result = poll::server_handshake(&mut io, &config, callback, timer.as_ref()).await;
     match result {
         Ok((conn, request)) => Ok(WebSocketStream::from_poll(poll::server_stream(
             io, conn, request, config, timer,
@@ -132,7 +143,17 @@ where
 /// the body for an answer other than 101; [`Error::Handshake`] for an invalid 101
 /// (wrong `Sec-WebSocket-Accept`, unexpected subprotocol...) or an invalid option;
 /// [`Error::Timeout`]; [`Error::Io`].
-pub async fn client<IO: PollIo, T: AsyncTimer>(
+pub fn client<IO: PollIo, T: AsyncTimer>(
+    url: &str,
+    io: IO,
+    options: ClientOptions,
+    timer: Option<T>,
+) -> impl Future<Output = Result<(WebSocketStream<IO, T>, Response), Error>> {
+    // Boxed, as `accept`: the caller's future stays small.
+    Box::pin(client_boxed(url, io, options, timer))
+}
+
+async fn client_boxed<IO: PollIo, T: AsyncTimer>(
     url: &str,
     mut io: IO,
     options: ClientOptions,
@@ -140,13 +161,8 @@ pub async fn client<IO: PollIo, T: AsyncTimer>(
 ) -> Result<(WebSocketStream<IO, T>, Response), Error> {
     let parsed = parse_url(url)?;
     let options = options.assembled();
-    let handshake = Box::pin(poll::client_handshake(
-        &mut io,
-        &parsed,
-        &options,
-        timer.as_ref(),
-    ));
-    let (conn, response) = handshake.await?;
+    let (conn, response) =
+        poll::client_handshake(&mut io, &parsed, &options, timer.as_ref()).await?;
     Ok(client_stream(io, conn, response, options.config, timer))
 }
 
