@@ -107,6 +107,7 @@ pub(crate) async fn run<S>(
                 let now = Instant::now();
                 let Some(hb) = heartbeat else { continue };
                 if pong_deadline.is_some_and(|d| now >= d) {
+                    tracing::info!(timeout = ?hb.timeout, "heartbeat: no pong in time; dropping the connection");
                     end = Some((CloseCode::ABNORMAL, "heartbeat: no pong in time".into()));
                     break;
                 }
@@ -197,6 +198,13 @@ pub(crate) async fn run<S>(
                 }
             },
             Event::Failed(error) => {
+                match &error {
+                    Error::Protocol(e) => {
+                        tracing::info!(close_code = e.close_code().as_u16(), error = %e, "protocol error");
+                    }
+                    Error::Timeout(timer) => tracing::info!(%timer, "timed out"),
+                    other => tracing::debug!(error = %other, "connection failed"),
+                }
                 let why = match &error {
                     Error::Protocol(e) => (e.close_code(), e.to_string()),
                     other => (CloseCode::ABNORMAL, other.to_string()),
@@ -218,6 +226,7 @@ pub(crate) async fn run<S>(
     ctx.phase = Phase::Closed;
     ctx.outbox.clear();
     let (code, reason) = end.unwrap_or((CloseCode::ABNORMAL, String::new()));
+    tracing::debug!(close_code = code.as_u16(), %reason, "closed");
     handler.on_close(&mut ctx, code, &reason);
     drop(registration);
 }

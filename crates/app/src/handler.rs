@@ -155,12 +155,12 @@ pub trait Handler: Send + 'static {
     /// More data is buffered without forming an item than the read delimiter's cap
     /// allows ([`DelimitError::Overflow`]).
     ///
-    /// Default: print the error to stderr and close with 1009 (message too big). A
+    /// Default: log the error (`tracing`, warn) and close with 1009 (message too big). A
     /// handler that does not close has the buffered data dropped (as
     /// [`ReadDelimiter::clear`](ferrosocket_delimit::ReadDelimiter::clear)) and the
     /// connection goes on.
     fn on_overflow_error(&mut self, ctx: &mut Context, err: DelimitError) {
-        eprintln!("ferrosocket: connection {}: {err}; closing", ctx.id());
+        tracing::warn!(connection = ?ctx.id(), error = %err, "read buffer overflow; closing with 1009");
         let _ = ctx.close(CloseCode::MESSAGE_TOO_BIG, "read buffer overflow");
     }
 

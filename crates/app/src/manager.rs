@@ -191,6 +191,10 @@ impl Manager {
         match self.inner.policy {
             QueueFull::Skip => Delivered::Skipped,
             QueueFull::Close => {
+                tracing::warn!(
+                    capacity = self.inner.capacity,
+                    "slow consumer: message queue full; closing it with 1008"
+                );
                 mailbox.kill(close_frame(
                     CloseCode::POLICY_VIOLATION,
                     "too slow: message queue full",

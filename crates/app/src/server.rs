@@ -5,7 +5,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
@@ -24,6 +24,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::{CloseCode, Reject, Request, StreamConfig};
 
@@ -307,7 +308,7 @@ impl Server {
             tokio::select! {
                 biased;
                 _ = stop.changed() => continue,
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                Some(joined) = tasks.join_next(), if !tasks.is_empty() => report_panic(joined),
                 accepted = std::future::poll_fn(|cx| listener.poll_accept(cx)) => match accepted {
                     Ok((socket, local, remote)) => {
                         let server = self.clone();
@@ -325,7 +326,10 @@ impl Server {
                             }
                         });
                     }
-                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed; retrying in 20 ms");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
                 },
             }
         }
@@ -339,8 +343,12 @@ impl Server {
             .close_timeout
             .unwrap_or(Duration::from_secs(5))
             + Duration::from_secs(1);
-        let _ =
-            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+        let _ = tokio::time::timeout(grace, async {
+            while let Some(joined) = tasks.join_next().await {
+                report_panic(joined);
+            }
+        })
+        .await;
         tasks.shutdown().await;
         Ok(())
     }
@@ -373,6 +381,28 @@ impl Server {
     }
 
     async fn serve_stream<S>(
+        &self,
+        socket: S,
+        local: Option<SocketAddr>,
+        remote: Option<SocketAddr>,
+        secure: bool,
+    ) where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let span = tracing::info_span!(
+            "connection",
+            conn = NEXT.fetch_add(1, Ordering::Relaxed),
+            remote = remote.map(tracing::field::display),
+            secure,
+            route = tracing::field::Empty,
+        );
+        self.serve_in_span(socket, local, remote, secure)
+            .instrument(span)
+            .await;
+    }
+
+    async fn serve_in_span<S>(
         &self,
         socket: S,
         local: Option<SocketAddr>,
@@ -419,7 +449,8 @@ impl Server {
                 connection.await
             }
         };
-        if served.is_err() {
+        if let Err(e) = served {
+            tracing::debug!(error = %e, "HTTP connection ended with an error");
             return;
         }
         let Some(upgrading) = upgraded.lock().ok().and_then(|mut slot| slot.take()) else {
@@ -490,15 +521,24 @@ impl Server {
         let inner = &self.inner;
         let checked = match Request::from_http(&request) {
             Ok(checked) => checked,
-            Err(e) => return handshake_refusal(&e),
+            Err(e) => {
+                tracing::info!(status = e.http_status(), error = %e, "invalid upgrade request");
+                return handshake_refusal(&e);
+            }
         };
         let Some((route, captures)) = inner
             .routes
             .iter()
             .find_map(|r| r.pattern.matches(checked.path()).map(|c| (r, c)))
         else {
+            tracing::info!(
+                path = checked.path(),
+                status = 404,
+                "upgrade refused: no route"
+            );
             return HttpResponse::not_found().into_http();
         };
+        tracing::Span::current().record("route", route.pattern.as_str());
         let mut handler = (route.factory)();
         let mut answer = HandshakeResponse::default();
         let handshake = HandshakeRequest {
@@ -522,12 +562,16 @@ impl Server {
                 Handshake::Wait(pending) => {
                     match tokio::time::timeout_at(deadline, pending).await {
                         Ok(next) => decision = next,
-                        Err(_) => break (503, b"handshake check timed out\n".to_vec()),
+                        Err(_) => {
+                            tracing::warn!(?limit, "handshake check timed out: 503");
+                            break (503, b"handshake check timed out\n".to_vec());
+                        }
                     }
                 }
             }
         };
         if status != 101 {
+            tracing::info!(status, "upgrade rejected by the handler");
             let mut reject = Reject::new(status).body(body);
             for (name, value) in answer.headers {
                 reject = reject.header(name, value);
@@ -542,11 +586,18 @@ impl Server {
             captures,
             ..
         } = handshake;
-        let (response, upgrade) =
-            match Upgrade::accept(checked, answer.to_accept(), inner.config.clone()) {
-                Ok(accepted) => accepted,
-                Err(_) => return internal_error(),
-            };
+        let (response, upgrade) = match Upgrade::accept(
+            checked,
+            answer.to_accept(),
+            inner.config.clone(),
+        ) {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "the handler's answer is invalid for this request: 500");
+                return internal_error();
+            }
+        };
+        tracing::debug!(compressed = upgrade.is_compressed(), "upgrade accepted");
         if let Ok(mut slot) = upgraded.lock() {
             *slot = Some(Upgrading {
                 on_upgrade: hyper::upgrade::on(request),
@@ -584,7 +635,14 @@ impl Server {
             Err(_) => return HttpResponse::new(408).into_http(),
         };
         let request = HttpRequest::from_parts(&parts, body);
-        fallback(&request).into_http()
+        let response = fallback(&request);
+        tracing::debug!(
+            method = request.method(),
+            path = request.path(),
+            status = response.status(),
+            "plain HTTP"
+        );
+        response.into_http()
     }
 
     /// Runs an upgraded connection: registered with the manager, driven until it
@@ -734,6 +792,16 @@ impl Listener for TlsListener {
 /// How long a kept-alive plain HTTP connection may wait for its next request
 /// when no handshake timeout is configured.
 const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(15);
+
+/// Logs a connection task that panicked (a handler callback that panicked):
+/// only that connection ends.
+fn report_panic(joined: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = joined
+        && e.is_panic()
+    {
+        tracing::error!(error = %e, "a connection's task panicked (in a handler callback?)");
+    }
+}
 
 /// `Connection: close`, on answers after which the connection ends.
 static CLOSE: http::HeaderValue = http::HeaderValue::from_static("close");

@@ -24,6 +24,16 @@ impl Handler for Echo {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
+    // The app layer logs through `tracing`: RUST_LOG=info (or debug, or
+    // ferrosocket_app=debug) shows handshakes, rejections, protocol errors,
+    // heartbeat drops and slow-consumer closes.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:9001".into());

@@ -1196,3 +1196,72 @@ async fn a_handshake_check_is_bounded_by_the_handshake_timeout() {
     server.shutdown();
     serving.await.unwrap().unwrap();
 }
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn the_app_layer_logs_rejections_protocol_errors_and_closes() {
+    // The test runtime is single-threaded: the subscriber set for this thread sees
+    // the server's tasks too.
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer({
+            let captured = captured.clone();
+            move || captured.clone()
+        })
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (tx, _events) = unbounded_channel();
+    let builder = Server::builder()
+        .route("/guarded", || Guarded)
+        .route("/ws", move || Probe {
+            tx: tx.clone(),
+            on_connect: |_| {},
+            hook: echo,
+        });
+    let (server, addr, serving) = start(builder).await;
+    // A rejection by the handler, a missing route.
+    assert!(connect(&format!("ws://{addr}/guarded")).await.is_err());
+    assert!(connect(&format!("ws://{addr}/none")).await.is_err());
+    // A protocol error: an unmasked frame from a client (1002).
+    let (ws, _) = connect(&format!("ws://{addr}/ws")).await.unwrap();
+    let mut tcp = ws.into_inner();
+    tcp.write_all(&[0x81, 0x02, b'h', b'i']).await.unwrap();
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(WAIT, tcp.read_to_end(&mut rest)).await;
+    server.shutdown();
+    serving.await.unwrap().unwrap();
+
+    let log = captured.text();
+    for expected in [
+        "upgrade rejected by the handler status=401",
+        "upgrade refused: no route path=\"/none\" status=404",
+        "route=\"/ws\"",
+        "upgrade accepted",
+        "protocol error close_code=1002",
+        "closed close_code=1002",
+    ] {
+        assert!(log.contains(expected), "no {expected:?} in:\n{log}");
+    }
+}
