@@ -1,6 +1,7 @@
 //! The client side of the handler API on tokio: [`connect`] and the [`Client`]
 //! builder.
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinHandle;
 
 use crate::Error;
@@ -101,11 +102,7 @@ impl Client {
     ///
     /// Those of [`ferrosocket_tokio::connect_with`](ferrosocket_tokio::connect_with):
     /// then the handler never runs.
-    pub async fn connect<H: Handler>(
-        &self,
-        url: &str,
-        mut handler: H,
-    ) -> Result<JoinHandle<H>, Error> {
+    pub async fn connect<H: Handler>(&self, url: &str, handler: H) -> Result<JoinHandle<H>, Error> {
         let options = self.options.clone();
         #[cfg(feature = "tls")]
         let (ws, response) = match &self.tls {
@@ -116,6 +113,58 @@ impl Client {
         };
         #[cfg(not(feature = "tls"))]
         let (ws, response) = ferrosocket_tokio::connect_with(url, options).await?;
+        let socket = ws.get_ref();
+        let facts = Facts {
+            local_addr: socket.tcp().and_then(|tcp| tcp.local_addr().ok()),
+            remote_addr: socket.tcp().and_then(|tcp| tcp.peer_addr().ok()),
+            secure: socket.is_secure(),
+        };
+        Ok(self.spawn(url, ws, response, facts, handler))
+    }
+
+    /// Runs `handler` over a `stream` already connected by the caller (through a
+    /// proxy, a tunnel, TLS of its own, an in-memory pipe in a test): the opening
+    /// handshake for `url` (its scheme is not acted on: the stream is assumed to
+    /// be what it asks for), then events as with [`connect`](Self::connect).
+    /// [`Context::is_secure`] reports `secure`; the addresses are unknown.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`ferrosocket_tokio::client_async_with`]: then the handler never
+    /// runs.
+    pub async fn connect_stream<S, H>(
+        &self,
+        url: &str,
+        stream: S,
+        secure: bool,
+        handler: H,
+    ) -> Result<JoinHandle<H>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        H: Handler,
+    {
+        let (ws, response) =
+            ferrosocket_tokio::client_async_with(url, stream, self.options.clone()).await?;
+        let facts = Facts {
+            local_addr: None,
+            remote_addr: None,
+            secure,
+        };
+        Ok(self.spawn(url, ws, response, facts, handler))
+    }
+
+    fn spawn<S, H>(
+        &self,
+        url: &str,
+        ws: ferrosocket_tokio::WebSocketStream<S>,
+        response: ferrosocket_tokio::Response,
+        facts: Facts,
+        mut handler: H,
+    ) -> JoinHandle<H>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        H: Handler,
+    {
         let path = ferrosocket_io::parse_url(url)
             .map(|u| u.target().split('?').next().unwrap_or("/").to_owned())
             .unwrap_or_default();
@@ -123,14 +172,20 @@ impl Client {
         let registration = manager.register();
         let mut ctx = Context::new(registration.id, manager, path);
         ctx.response_headers = Some(response.headers);
-        let socket = ws.get_ref();
-        ctx.local_addr = socket.tcp().and_then(|tcp| tcp.local_addr().ok());
-        ctx.remote_addr = socket.tcp().and_then(|tcp| tcp.peer_addr().ok());
-        ctx.secure = socket.is_secure();
+        ctx.local_addr = facts.local_addr;
+        ctx.remote_addr = facts.remote_addr;
+        ctx.secure = facts.secure;
         let heartbeat = self.heartbeat;
-        Ok(tokio::spawn(async move {
+        tokio::spawn(async move {
             super::driver::run(ws, &mut handler, ctx, registration, heartbeat).await;
             handler
-        }))
+        })
     }
+}
+
+/// What a client connection's context reports about its socket.
+struct Facts {
+    local_addr: Option<std::net::SocketAddr>,
+    remote_addr: Option<std::net::SocketAddr>,
+    secure: bool,
 }

@@ -1265,3 +1265,47 @@ async fn the_app_layer_logs_rejections_protocol_errors_and_closes() {
         assert!(log.contains(expected), "no {expected:?} in:\n{log}");
     }
 }
+
+/// Client side: says hello on connect, forwards what it reads, closes after one.
+struct Greeter(UnboundedSender<String>);
+
+impl Handler for Greeter {
+    fn on_connect(&mut self, ctx: &mut Context, _: &Captures) {
+        let _ = self.0.send(format!("secure={}", ctx.is_secure()));
+        ctx.write("hello over a pipe").unwrap();
+    }
+    fn on_read(&mut self, ctx: &mut Context, data: Item) {
+        let _ = self.0.send(describe(&data));
+        let _ = ctx.close(CloseCode::NORMAL, "done");
+    }
+}
+
+#[tokio::test]
+async fn the_client_runs_over_any_stream_and_the_server_serves_any_stream() {
+    // An in-memory pipe: no socket at all on either side.
+    let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+    let (builder, mut events) = probe_route(Server::builder(), "/pipe", |_| {}, echo);
+    let server = builder.build();
+    let serving = tokio::spawn({
+        let server = server.clone();
+        async move { server.serve_connection(server_end, None, None).await }
+    });
+    let (seen_tx, mut seen) = unbounded_channel();
+    let task = ferrosocket::app::Client::new()
+        .connect_stream("ws://in-memory/pipe", client_end, true, Greeter(seen_tx))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        got.push(
+            tokio::time::timeout(WAIT, seen.recv())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    assert_eq!(got, ["secure=true", "T:hello over a pipe"]);
+    assert!(matches!(next(&mut events).await, Ev::Connect(_)));
+    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+    tokio::time::timeout(WAIT, serving).await.unwrap().unwrap();
+}
