@@ -153,24 +153,7 @@ fn ci() -> Result {
 /// Fails when `ferrosocket-proto`'s normal dependencies (all features) include a
 /// runtime, a TLS stack or a futures crate: those belong to the engine.
 fn proto_is_sans_io() -> Result {
-    let out = Command::new("cargo")
-        .args([
-            "tree",
-            "-p",
-            "ferrosocket-proto",
-            "-e",
-            "normal",
-            "--all-features",
-            "--prefix",
-            "none",
-            "--locked",
-        ])
-        .output()
-        .map_err(|e| format!("cargo tree: {e}"))?;
-    if !out.status.success() {
-        return Err("`cargo tree -p ferrosocket-proto` failed".into());
-    }
-    let tree = String::from_utf8_lossy(&out.stdout);
+    let tree = proto_tree(&["-e", "normal", "--all-features"])?;
     let forbidden = [
         "rustls", "ring", "webpki", "tokio", "futures", "async-", "smol", "mio",
     ];
@@ -189,29 +172,35 @@ fn proto_is_sans_io() -> Result {
     proto_is_no_std()
 }
 
-/// Only the host target is installable here, so the `no_std` + `alloc` build is
-/// checked in two halves: the `--no-default-features` build above compiles proto
-/// under `#![no_std]`, and this finds any dependency that would still enable
-/// its `std` feature (which would fail on a target without std).
-fn proto_is_no_std() -> Result {
+/// `cargo tree -p ferrosocket-proto` with `args`, one crate (or feature) per line.
+fn proto_tree(args: &[&str]) -> Result<String> {
     let out = Command::new("cargo")
         .args([
             "tree",
             "-p",
             "ferrosocket-proto",
-            "-e",
-            "normal,features",
-            "--no-default-features",
             "--prefix",
             "none",
             "--locked",
         ])
+        .args(args)
         .output()
         .map_err(|e| format!("cargo tree: {e}"))?;
     if !out.status.success() {
-        return Err("`cargo tree -p ferrosocket-proto --no-default-features` failed".into());
+        return Err(format!(
+            "`cargo tree -p ferrosocket-proto {}` failed",
+            args.join(" ")
+        ));
     }
-    let tree = String::from_utf8_lossy(&out.stdout);
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Only the host target is installable here, so the `no_std` + `alloc` build is
+/// checked in two halves: the `--no-default-features` build above compiles proto
+/// under `#![no_std]`, and this finds any dependency that would still enable
+/// its `std` feature (which would fail on a target without std).
+fn proto_is_no_std() -> Result {
+    let tree = proto_tree(&["-e", "normal,features", "--no-default-features"])?;
     let mut with_std: Vec<&str> = tree
         .lines()
         .filter(|line| line.contains("feature \"std\""))
