@@ -302,6 +302,12 @@ impl Connection {
         if self.read.capacity() - self.read.len() < additional {
             self.read.reserve(additional);
         }
+        if self.read.is_empty() {
+            // Nothing buffered (between messages, the common case): lend the whole
+            // buffer. Splitting would turn its allocation into a shared one (an
+            // allocation of its own) for every read.
+            return core::mem::take(&mut self.read);
+        }
         self.read.split_off(self.read.len())
     }
 
@@ -313,7 +319,12 @@ impl Connection {
     pub fn receive_buf(&mut self, buf: BytesMut) {
         if !self.recv_done {
             self.timers.received |= !buf.is_empty();
-            self.read.unsplit(buf);
+            if self.read.is_empty() && self.read.capacity() == 0 {
+                // The whole buffer was lent (or nothing was held): take it back.
+                self.read = buf;
+            } else {
+                self.read.unsplit(buf);
+            }
         }
     }
 
