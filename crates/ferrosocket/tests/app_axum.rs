@@ -305,3 +305,84 @@ async fn server_as_fallback_service() {
     .await;
     assert!(root.ends_with("root"), "{root}");
 }
+
+#[tokio::test]
+async fn server_handle_from_a_plain_hyper_service() {
+    let (tx, mut rx) = unbounded_channel();
+    let server = Server::builder()
+        .route("/chat/<name>", move || Recorder {
+            tx: Some(tx.clone()),
+        })
+        .fallback(|request| {
+            ferrosocket::app::HttpResponse::text(format!(
+                "{} {} bytes",
+                request.path(),
+                request.body().len()
+            ))
+        })
+        .build();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepting = server.clone();
+    tokio::spawn(async move {
+        loop {
+            let (socket, remote) = listener.accept().await.unwrap();
+            let server = accepting.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let server = server.clone();
+                    async move {
+                        let response = server.handle_with(request, None, Some(remote), false).await;
+                        Ok::<_, std::convert::Infallible>(response)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    });
+
+    let (mut ws, _) = connect(&format!("ws://{addr}/chat/eve")).await.unwrap();
+    assert_eq!(recv(&mut ws).await, Message::text("hello eve on /chat/eve"));
+    let event = tokio::time::timeout(WAIT, rx.recv()).await.unwrap();
+    assert_eq!(event, Some(Ev::Connect("eve".into(), true)));
+    ws.send(Message::text("over hyper")).await.unwrap();
+    assert_eq!(recv(&mut ws).await, Message::text("echo over hyper"));
+
+    // The fallback gets hyper's body.
+    let posted = http_exchange(
+        addr,
+        "POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    )
+    .await;
+    assert_eq!(status(&posted), 200, "{posted}");
+    assert!(posted.ends_with("/form 5 bytes"), "{posted}");
+    // No route: 404.
+    let missing = http_exchange(
+        addr,
+        "GET /nowhere HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status(&missing), 404, "{missing}");
+}
+
+#[tokio::test]
+async fn handle_without_hyper_upgrade_support_is_426() {
+    // A request that did not come from a hyper connection served with upgrades
+    // has no OnUpgrade: the 101 would lead nowhere.
+    let server = Server::builder().route("/ws", Recorder::idle).build();
+    let request = hyper::Request::get("/ws")
+        .header("Host", "x")
+        .header("Upgrade", "websocket")
+        .header("Connection", "Upgrade")
+        .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header("Sec-WebSocket-Version", "13")
+        .body(String::new())
+        .unwrap();
+    let response = server.handle(request).await;
+    assert_eq!(response.status(), 426);
+    assert_eq!(server.manager().len(), 0);
+}
