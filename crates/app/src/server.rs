@@ -180,8 +180,10 @@ impl ServerBuilder {
 ///
 /// Build it with [`Server::builder`], run it with [`serve`](Self::serve) on a
 /// listener (or [`serve_unix`](Self::serve_unix), or
-/// [`serve_connection`](Self::serve_connection) for one socket of your own), stop
-/// it with [`shutdown`](Self::shutdown). Cloning gives another handle to the same
+/// [`serve_connection`](Self::serve_connection) for one socket of your own), or
+/// mount it in another hyper or axum server ([`handle`](Self::handle), and with
+/// the `axum` feature `Server::service` and the `axum::WebSocketUpgrade`
+/// extractor), stop it with [`shutdown`](Self::shutdown). Cloning gives another handle to the same
 /// server. See [`Handler`] for an example.
 ///
 /// Each connection is served by [hyper](https://hyper.rs)'s HTTP/1 server: each
