@@ -38,6 +38,8 @@ mod manager;
 mod plain;
 mod route;
 
+#[cfg(feature = "axum")]
+pub mod axum;
 #[cfg(feature = "tokio")]
 mod client;
 #[cfg(feature = "tokio")]

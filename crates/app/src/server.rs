@@ -180,8 +180,10 @@ impl ServerBuilder {
 ///
 /// Build it with [`Server::builder`], run it with [`serve`](Self::serve) on a
 /// listener (or [`serve_unix`](Self::serve_unix), or
-/// [`serve_connection`](Self::serve_connection) for one socket of your own), stop
-/// it with [`shutdown`](Self::shutdown). Cloning gives another handle to the same
+/// [`serve_connection`](Self::serve_connection) for one socket of your own), or
+/// mount it in another hyper or axum server ([`handle`](Self::handle), and with
+/// the `axum` feature `Server::service` and the `axum::WebSocketUpgrade`
+/// extractor), stop it with [`shutdown`](Self::shutdown). Cloning gives another handle to the same
 /// server. See [`Handler`] for an example.
 ///
 /// Each connection is served by [hyper](https://hyper.rs)'s HTTP/1 server: each
@@ -254,10 +256,15 @@ impl Server {
     /// Stops the server: every [`serve`](Self::serve) stops accepting, closes
     /// every WebSocket with 1001 (going away), waits for the connections to end
     /// (bounded by the close timeout) and returns. Connections still in their
-    /// handshake are closed with 1001 as soon as they open.
+    /// handshake are closed with 1001 as soon as they open. Connections served
+    /// through [`handle`](Self::handle) (another server's) are closed with 1001
+    /// too, at once.
     pub fn shutdown(&self) {
         self.inner.stopping.store(true, Ordering::SeqCst);
         self.inner.shutdown.send_replace(true);
+        self.inner
+            .manager
+            .close_all(CloseCode::GOING_AWAY, "server shutting down");
     }
 
     /// Accepts TCP connections on `listener` until [`shutdown`](Self::shutdown),
@@ -389,16 +396,8 @@ impl Server {
     ) where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        let span = tracing::info_span!(
-            "connection",
-            conn = NEXT.fetch_add(1, Ordering::Relaxed),
-            remote = remote.map(tracing::field::display),
-            secure,
-            route = tracing::field::Empty,
-        );
         self.serve_in_span(socket, local, remote, secure)
-            .instrument(span)
+            .instrument(connection_span(remote, secure))
             .await;
     }
 
@@ -422,10 +421,18 @@ impl Server {
         let service = {
             let server = self.clone();
             let upgraded = upgraded.clone();
-            service_fn(move |request| {
+            service_fn(move |request: hyper::Request<Incoming>| {
                 let server = server.clone();
                 let upgraded = upgraded.clone();
-                async move { Ok::<_, Infallible>(server.answer(request, facts, &upgraded).await) }
+                async move {
+                    let (response, upgrading) = server.answer(request, facts).await;
+                    if let Some(upgrading) = upgrading
+                        && let Ok(mut slot) = upgraded.lock()
+                    {
+                        *slot = Some(upgrading);
+                    }
+                    Ok::<_, Infallible>(response)
+                }
             })
         };
         let mut http = http1::Builder::new();
@@ -480,14 +487,106 @@ impl Server {
         }
     }
 
-    /// Answers one request hyper parsed: an upgrade through a route's handler,
-    /// anything else through the fallback.
-    async fn answer(
+    /// Answers one request of someone else's hyper or axum server with this
+    /// server's routes and fallback, as [`serve`](Self::serve) would: a WebSocket
+    /// upgrade through a route's handler (its `101`, or the refusal), anything
+    /// else through the fallback (its body read within
+    /// [`max_request_body`](ServerBuilder::max_request_body)).
+    ///
+    /// After an accepted upgrade, a task (`tokio::spawn`) waits for the server to
+    /// hand the socket over (`hyper::upgrade::on`; the server must serve
+    /// connections `with_upgrades`, as `axum::serve` does) and runs the
+    /// connection: registered with the [`manager`](Self::manager), with the
+    /// heartbeat and [`shutdown`](Self::shutdown) (which closes it with 1001). Its
+    /// [`Context`] reports no local address, the remote address of axum's
+    /// `ConnectInfo<SocketAddr>` when the request has one (feature `axum`), and
+    /// not [`is_secure`](Context::is_secure); see
+    /// [`handle_with`](Self::handle_with) to give them.
+    ///
+    /// ```no_run
+    /// # use ferrosocket_app::Server;
+    /// # async fn demo(server: Server, socket: tokio::net::TcpStream) {
+    /// let service = hyper::service::service_fn(move |request| {
+    ///     let server = server.clone();
+    ///     async move { Ok::<_, std::convert::Infallible>(server.handle(request).await) }
+    /// });
+    /// hyper::server::conn::http1::Builder::new()
+    ///     .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
+    ///     .with_upgrades()
+    ///     .await
+    ///     .ok();
+    /// # }
+    /// ```
+    pub async fn handle<B>(&self, request: http::Request<B>) -> http::Response<Full<Bytes>>
+    where
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        #[cfg(feature = "axum")]
+        let remote = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|info| info.0);
+        #[cfg(not(feature = "axum"))]
+        let remote = None;
+        self.handle_with(request, None, remote, false).await
+    }
+
+    /// As [`handle`](Self::handle), with what the connection's [`Context`]
+    /// reports: the local and remote addresses and whether it is encrypted.
+    pub async fn handle_with<B>(
         &self,
-        request: hyper::Request<Incoming>,
+        request: http::Request<B>,
+        local: Option<SocketAddr>,
+        remote: Option<SocketAddr>,
+        secure: bool,
+    ) -> http::Response<Full<Bytes>>
+    where
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let facts = Facts {
+            local,
+            remote,
+            secure,
+        };
+        let span = connection_span(remote, secure);
+        let (response, upgrading) = self.answer(request, facts).instrument(span.clone()).await;
+        if let Some(upgrading) = upgrading {
+            let server = self.clone();
+            tokio::spawn(
+                async move {
+                    let Ok(socket) = upgrading.on_upgrade.await else {
+                        tracing::debug!("the HTTP server did not hand the upgraded socket over");
+                        return;
+                    };
+                    let socket = hyper_util::rt::TokioIo::new(socket);
+                    let ws = WebSocketStream::from_upgrade(socket, upgrading.upgrade, &[]);
+                    server
+                        .run(ws, upgrading.handler, upgrading.captures, facts)
+                        .await;
+                }
+                .instrument(span),
+            );
+        }
+        response
+    }
+
+    /// Answers one request: an upgrade through a route's handler, anything else
+    /// through the fallback. An accepted upgrade comes back with what runs the
+    /// connection once the socket is handed over.
+    async fn answer<B>(
+        &self,
+        request: http::Request<B>,
         facts: Facts,
-        upgraded: &Mutex<Option<Upgrading>>,
-    ) -> http::Response<Full<Bytes>> {
+    ) -> (http::Response<Full<Bytes>>, Option<Upgrading>)
+    where
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let is_upgrade = request
             .headers()
             .get_all(http::header::UPGRADE)
@@ -499,32 +598,50 @@ impl Server {
                     .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"websocket"))
             });
         if !is_upgrade {
-            return self.fallback(request).await;
+            return (self.fallback(request).await, None);
         }
-        // A refused upgrade ends the connection, as the engine's own accept does.
-        let mut refused = self.upgrade(request, facts, upgraded).await;
-        if refused.status() != http::StatusCode::SWITCHING_PROTOCOLS {
-            refused
-                .headers_mut()
-                .insert(http::header::CONNECTION, CLOSE.clone());
+        match self.upgrade(request, facts).await {
+            Ok((response, upgrading)) => (response, Some(upgrading)),
+            // A refused upgrade ends the connection, as the engine's own accept does.
+            Err(mut refused) => {
+                refused
+                    .headers_mut()
+                    .insert(http::header::CONNECTION, CLOSE.clone());
+                (refused, None)
+            }
         }
-        refused
     }
 
-    /// Answers an upgrade request (`Upgrade: websocket`).
-    async fn upgrade(
+    /// Answers an upgrade request (`Upgrade: websocket`): the `101` and what runs
+    /// the connection, or the refusal.
+    async fn upgrade<B>(
         &self,
-        request: hyper::Request<Incoming>,
+        mut request: http::Request<B>,
         facts: Facts,
-        upgraded: &Mutex<Option<Upgrading>>,
-    ) -> http::Response<Full<Bytes>> {
+    ) -> Result<(http::Response<Full<Bytes>>, Upgrading), http::Response<Full<Bytes>>> {
         let inner = &self.inner;
         let checked = match Request::from_http(&request) {
             Ok(checked) => checked,
             Err(e) => {
                 tracing::info!(status = e.http_status(), error = %e, "invalid upgrade request");
-                return handshake_refusal(&e);
+                return Err(handshake_refusal(&e));
             }
+        };
+        // hyper leaves it in the request of a connection served `with_upgrades`.
+        let Some(on_upgrade) = request
+            .extensions_mut()
+            .remove::<hyper::upgrade::OnUpgrade>()
+        else {
+            tracing::warn!(
+                status = 426,
+                "upgrade refused: the HTTP server cannot upgrade this connection"
+            );
+            let mut refused = HttpResponse::new(426).into_http();
+            refused.headers_mut().insert(
+                http::header::UPGRADE,
+                http::HeaderValue::from_static("websocket"),
+            );
+            return Err(refused);
         };
         let Some((route, captures)) = inner
             .routes
@@ -536,7 +653,7 @@ impl Server {
                 status = 404,
                 "upgrade refused: no route"
             );
-            return HttpResponse::not_found().into_http();
+            return Err(HttpResponse::not_found().into_http());
         };
         tracing::Span::current().record("route", route.pattern.as_str());
         let mut handler = (route.factory)();
@@ -576,10 +693,10 @@ impl Server {
             for (name, value) in answer.headers {
                 reject = reject.header(name, value);
             }
-            return match reject.to_http_response() {
+            return Err(match reject.to_http_response() {
                 Ok(response) => response.map(|body| Full::new(Bytes::from(body))),
                 Err(_) => internal_error(),
-            };
+            });
         }
         let HandshakeRequest {
             request: checked,
@@ -594,24 +711,27 @@ impl Server {
             Ok(accepted) => accepted,
             Err(e) => {
                 tracing::warn!(error = %e, "the handler's answer is invalid for this request: 500");
-                return internal_error();
+                return Err(internal_error());
             }
         };
         tracing::debug!(compressed = upgrade.is_compressed(), "upgrade accepted");
-        if let Ok(mut slot) = upgraded.lock() {
-            *slot = Some(Upgrading {
-                on_upgrade: hyper::upgrade::on(request),
-                upgrade,
-                handler,
-                captures,
-            });
-        }
-        response.map(|()| Full::new(Bytes::new()))
+        let upgrading = Upgrading {
+            on_upgrade,
+            upgrade,
+            handler,
+            captures,
+        };
+        Ok((response.map(|()| Full::new(Bytes::new())), upgrading))
     }
 
     /// A plain request: its body (bounded by the limit and the handshake
     /// timeout), then the fallback's answer.
-    async fn fallback(&self, request: hyper::Request<Incoming>) -> http::Response<Full<Bytes>> {
+    async fn fallback<B>(&self, request: http::Request<B>) -> http::Response<Full<Bytes>>
+    where
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let inner = &self.inner;
         let Some(fallback) = &inner.fallback else {
             return HttpResponse::not_found().into_http();
@@ -685,6 +805,19 @@ struct Upgrading {
     upgrade: Upgrade,
     handler: Box<dyn Handler>,
     captures: super::Captures,
+}
+
+/// The span of one connection's events: its number, remote address, TLS, and
+/// the route once matched.
+fn connection_span(remote: Option<SocketAddr>, secure: bool) -> tracing::Span {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    tracing::info_span!(
+        "connection",
+        conn = NEXT.fetch_add(1, Ordering::Relaxed),
+        remote = remote.map(tracing::field::display),
+        secure,
+        route = tracing::field::Empty,
+    )
 }
 
 /// What a connection's context reports about its socket.

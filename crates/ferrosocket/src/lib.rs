@@ -14,6 +14,7 @@
 //! | `async-std` | `async_std` | `ferrosocket-futures` (async-std is discontinued upstream, RUSTSEC-2025-0052: prefer smol) |
 //! | `blocking` | `blocking` | `ferrosocket-blocking` (`std::io::Read + Write`) |
 //! | `tls` | every adapter's module | `wss://` in `connect` (rustls, Mozilla roots; `connect_tls_with` for others), the app client, `app::Server::serve_tls` |
+//! | `axum` | `app::axum` | mounting the app layer in axum: `app::Server::service` for `Router::route_service`, the `WebSocketUpgrade` extractor |
 //!
 //! Below the adapters sit `ferrosocket-proto` (the sans-IO connection, re-exported as
 //! [`proto`]), `ferrosocket-handshake`, `ferrosocket-codec` and `ferrosocket-utf8`;

@@ -1,5 +1,6 @@
-//! End to end: the real chat example (`examples/chat.rs`) as a child process, and
-//! two pages of one headless Chromium chatting through it.
+//! End to end: the real chat example (`examples/chat.rs`, and with the `axum`
+//! feature `examples/axum_chat.rs`, the same room mounted in axum) as a child
+//! process, and two pages of one headless Chromium chatting through it.
 //!
 //! The browser is driven with the Chrome DevTools Protocol over its WebSocket,
 //! which our own tokio client connects to: `Target.createTarget` opens the two
@@ -81,8 +82,9 @@ fn chromium() -> Result<PathBuf, String> {
     }
 }
 
-/// Builds the chat example in this test's profile and returns its binary.
-fn build_chat() -> PathBuf {
+/// Builds the chat example `example` (with `features`) in this test's profile
+/// and returns its binary.
+fn build_chat(example: &str, features: &[&str]) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     // target/<profile>/deps/chat_browser-<hash>
     let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_owned();
@@ -95,18 +97,23 @@ fn build_chat() -> PathBuf {
     let started = Instant::now();
     let status = Command::new(&cargo)
         .args(["build", "--profile", &profile, "-p", "ferrosocket"])
-        .args(["--example", "chat"])
+        .args(["--example", example])
+        .args(features.iter().flat_map(|f| ["--features", f]))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null())
         .status()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", cargo.to_string_lossy()));
-    assert!(status.success(), "building the chat example failed");
+    assert!(status.success(), "building the {example} example failed");
     let binary = profile_dir
         .join("examples")
-        .join(format!("chat{}", std::env::consts::EXE_SUFFIX));
-    assert!(binary.is_file(), "no chat example at {}", binary.display());
+        .join(format!("{example}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.is_file(),
+        "no {example} example at {}",
+        binary.display()
+    );
     println!(
-        "chat_browser: example built ({profile}) in {:.1} s",
+        "chat_browser: example {example} built ({profile}) in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     binary
@@ -406,11 +413,24 @@ fn has_line(log: &str, line: &str) -> bool {
 #[test]
 #[ignore = "needs Chromium: `cargo xtask interop` runs it"]
 fn two_pages_chat_through_the_example() {
+    two_pages_chat_through("chat", &[]);
+}
+
+/// The same room mounted in axum: the page from an axum route, the WebSocket
+/// route handed to the ferrosocket `Server` through axum's `Router`.
+#[cfg(feature = "axum")]
+#[test]
+#[ignore = "needs Chromium: `cargo xtask interop` runs it"]
+fn two_pages_chat_through_the_axum_example() {
+    two_pages_chat_through("axum_chat", &["axum"]);
+}
+
+fn two_pages_chat_through(example: &str, features: &[&str]) {
     let Some(chromium) = common::require_peer("headless Chromium (chat)", chromium()) else {
         return;
     };
     let started = Instant::now();
-    let binary = build_chat();
+    let binary = build_chat(example, features);
     let port = free_port();
     let _chat = start_chat(&binary, port);
     let page_url = format!("http://127.0.0.1:{port}/");
