@@ -587,17 +587,7 @@ impl Server {
         B::Data: Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let is_upgrade = request
-            .headers()
-            .get_all(http::header::UPGRADE)
-            .iter()
-            .any(|value| {
-                value
-                    .as_bytes()
-                    .split(|&b| b == b',')
-                    .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"websocket"))
-            });
-        if !is_upgrade {
+        if !ferrosocket_proto::handshake::is_websocket_upgrade(request.headers()) {
             return (self.fallback(request).await, None);
         }
         match self.upgrade(request, facts).await {

@@ -39,6 +39,18 @@ fn build<B>(
     Ok(response)
 }
 
+/// Whether a request's header fields ask for a WebSocket upgrade (`Upgrade`
+/// lists `websocket`, any case): what decides between the WebSocket handshake
+/// and plain HTTP, with the same list rule as the handshake's own check. Whether
+/// the rest of the request is a valid handshake is [`Request::from_http`]'s.
+#[must_use]
+pub fn is_websocket_upgrade(headers: &http::HeaderMap) -> bool {
+    headers.get_all(http::header::UPGRADE).iter().any(|value| {
+        crate::headers::list_elements(value.as_bytes())
+            .any(|element| element.eq_ignore_ascii_case(b"websocket"))
+    })
+}
+
 impl Request {
     /// Validates a request parsed by an HTTP library, with the same rules and
     /// errors as [`RequestParser`](crate::RequestParser). Only HTTP/1.1 is
@@ -132,6 +144,22 @@ impl HandshakeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn websocket_upgrade_is_a_list_element_in_any_case() {
+        let mut headers = http::HeaderMap::new();
+        assert!(!is_websocket_upgrade(&headers));
+        headers.append(http::header::UPGRADE, "h2c".parse().unwrap());
+        assert!(!is_websocket_upgrade(&headers));
+        headers.append(
+            http::header::UPGRADE,
+            "foo/2, \tWebSocket ,".parse().unwrap(),
+        );
+        assert!(is_websocket_upgrade(&headers));
+        let mut near = http::HeaderMap::new();
+        near.append(http::header::UPGRADE, "websockets".parse().unwrap());
+        assert!(!is_websocket_upgrade(&near));
+    }
 
     fn request() -> http::Request<()> {
         http::Request::builder()

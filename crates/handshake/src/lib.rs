@@ -107,6 +107,8 @@ pub use extension::ExtensionOffer;
 #[doc(hidden)]
 pub use head::ParseStats;
 pub use headers::{Headers, HeadersIter};
+#[cfg(feature = "http")]
+pub use http_interop::is_websocket_upgrade;
 #[cfg(feature = "std")]
 pub use key::generate_key;
 pub use key::{Key, WEBSOCKET_GUID, accept_key};
