@@ -214,6 +214,18 @@ struct Inner {
     shutdown: watch::Sender<bool>,
 }
 
+impl Inner {
+    /// How long reading a request head (and a plain request's body), or a
+    /// handshake check, may take: the handshake timeout, or [`KEEP_ALIVE_IDLE`]
+    /// without one (never unbounded).
+    fn head_limit(&self) -> Duration {
+        self.config
+            .protocol
+            .handshake_timeout
+            .unwrap_or(KEEP_ALIVE_IDLE)
+    }
+}
+
 impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let routes: Vec<&str> = self
@@ -437,13 +449,7 @@ impl Server {
         };
         let mut http = http1::Builder::new();
         http.timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(
-                inner
-                    .config
-                    .protocol
-                    .handshake_timeout
-                    .unwrap_or(KEEP_ALIVE_IDLE),
-            )
+            .header_read_timeout(inner.head_limit())
             .max_buf_size(inner.max_head.max(MIN_HEAD));
         let connection = http
             .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
@@ -656,11 +662,7 @@ impl Server {
             secure: facts.secure,
         };
         let mut decision = handler.on_handshake(&handshake, &mut answer);
-        let limit = inner
-            .config
-            .protocol
-            .handshake_timeout
-            .unwrap_or(KEEP_ALIVE_IDLE);
+        let limit = inner.head_limit();
         let deadline = tokio::time::Instant::now() + limit;
         let (status, body) = loop {
             match decision {
@@ -733,11 +735,7 @@ impl Server {
             return too_large();
         }
         let body = Limited::new(body, inner.max_body).collect();
-        let limit = inner
-            .config
-            .protocol
-            .handshake_timeout
-            .unwrap_or(KEEP_ALIVE_IDLE);
+        let limit = inner.head_limit();
         let body = match tokio::time::timeout(limit, body).await {
             Ok(Ok(body)) => body.to_bytes(),
             Ok(Err(e)) if e.is::<LengthLimitError>() => return too_large(),
