@@ -7,6 +7,7 @@ use tokio::task::JoinHandle;
 use crate::Error;
 use ferrosocket_tokio::ClientOptions;
 
+use super::context::Facts;
 use super::{Context, Handler, Heartbeat, Manager};
 
 /// Connects to a `ws://`, `wss://` (feature `tls`) or `ws+unix://` URL and runs
@@ -115,8 +116,8 @@ impl Client {
         let (ws, response) = ferrosocket_tokio::connect_with(url, options).await?;
         let socket = ws.get_ref();
         let facts = Facts {
-            local_addr: socket.tcp().and_then(|tcp| tcp.local_addr().ok()),
-            remote_addr: socket.tcp().and_then(|tcp| tcp.peer_addr().ok()),
+            local: socket.tcp().and_then(|tcp| tcp.local_addr().ok()),
+            remote: socket.tcp().and_then(|tcp| tcp.peer_addr().ok()),
             secure: socket.is_secure(),
         };
         Ok(self.spawn(url, ws, response, facts, handler))
@@ -146,9 +147,8 @@ impl Client {
         let (ws, response) =
             ferrosocket_tokio::client_async_with(url, stream, self.options.clone()).await?;
         let facts = Facts {
-            local_addr: None,
-            remote_addr: None,
             secure,
+            ..Facts::default()
         };
         Ok(self.spawn(url, ws, response, facts, handler))
     }
@@ -172,20 +172,11 @@ impl Client {
         let registration = manager.register();
         let mut ctx = Context::new(registration.id, manager, path);
         ctx.response_headers = Some(response.headers);
-        ctx.local_addr = facts.local_addr;
-        ctx.remote_addr = facts.remote_addr;
-        ctx.secure = facts.secure;
+        ctx.facts = facts;
         let heartbeat = self.heartbeat;
         tokio::spawn(async move {
             super::driver::run(ws, &mut handler, ctx, registration, heartbeat).await;
             handler
         })
     }
-}
-
-/// What a client connection's context reports about its socket.
-struct Facts {
-    local_addr: Option<std::net::SocketAddr>,
-    remote_addr: Option<std::net::SocketAddr>,
-    secure: bool,
 }

@@ -125,11 +125,21 @@ pub struct Context {
     pub(crate) response_headers: Option<Headers>,
     pub(crate) path: String,
     pub(crate) captures: Captures,
-    pub(crate) local_addr: Option<SocketAddr>,
-    pub(crate) remote_addr: Option<SocketAddr>,
-    pub(crate) secure: bool,
+    pub(crate) facts: Facts,
     /// Size of the file chunks of [`write_file`](Self::write_file).
     pub(crate) file_chunk: usize,
+}
+
+/// What a connection knows of its socket, for its [`Context`] and, on a server,
+/// the [`HandshakeRequest`](super::HandshakeRequest) before it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Facts {
+    /// The local address (TCP).
+    pub(crate) local: Option<SocketAddr>,
+    /// The peer's address (TCP).
+    pub(crate) remote: Option<SocketAddr>,
+    /// Encrypted (TLS).
+    pub(crate) secure: bool,
 }
 
 impl fmt::Debug for Context {
@@ -139,7 +149,7 @@ impl fmt::Debug for Context {
             .field("phase", &self.phase)
             .field("path", &self.path)
             .field("queued", &self.outbox.len())
-            .field("remote_addr", &self.remote_addr)
+            .field("remote_addr", &self.facts.remote)
             .finish_non_exhaustive()
     }
 }
@@ -193,9 +203,7 @@ impl Context {
             response_headers: None,
             path,
             captures: Captures::default(),
-            local_addr: None,
-            remote_addr: None,
-            secure: false,
+            facts: Facts::default(),
             file_chunk: 64 * 1024,
         }
     }
@@ -406,17 +414,17 @@ impl Context {
     /// [`serve_connection_secure`](super::Server::serve_connection_secure), or a
     /// client connected to a `wss://` URL.
     pub fn is_secure(&self) -> bool {
-        self.secure
+        self.facts.secure
     }
 
     /// The local address of a TCP connection (`None` for other sockets).
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.local_addr
+        self.facts.local
     }
 
     /// The peer's address of a TCP connection (`None` for other sockets).
     pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.remote_addr
+        self.facts.remote
     }
 
     /// The request path (server: without the query; client: the URL's path).

@@ -13,6 +13,7 @@ use ferrosocket_delimit::{DelimitError, Item};
 
 use crate::{CloseCode, Request};
 
+use super::context::Facts;
 use super::{Captures, Context};
 
 /// What an application does on each event of one WebSocket connection (Python
@@ -275,9 +276,7 @@ impl fmt::Debug for Pending {
 pub struct HandshakeRequest {
     pub(crate) request: Request,
     pub(crate) captures: Captures,
-    pub(crate) local_addr: Option<SocketAddr>,
-    pub(crate) remote_addr: Option<SocketAddr>,
-    pub(crate) secure: bool,
+    pub(crate) facts: Facts,
 }
 
 impl HandshakeRequest {
@@ -293,17 +292,17 @@ impl HandshakeRequest {
 
     /// Whether the connection is encrypted (TLS: `wss://`).
     pub fn is_secure(&self) -> bool {
-        self.secure
+        self.facts.secure
     }
 
     /// The server's address of the connection (none for a Unix socket).
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.local_addr
+        self.facts.local
     }
 
     /// The client's address (none for a Unix socket).
     pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.remote_addr
+        self.facts.remote
     }
 }
 

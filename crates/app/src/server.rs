@@ -28,6 +28,7 @@ use tracing::Instrument;
 
 use crate::{CloseCode, Reject, Request, StreamConfig};
 
+use super::context::Facts;
 use super::plain::internal_error;
 use super::{
     Context, Handler, Handshake, HandshakeRequest, HandshakeResponse, Heartbeat, HttpRequest,
@@ -657,9 +658,7 @@ impl Server {
         let handshake = HandshakeRequest {
             request: checked,
             captures,
-            local_addr: facts.local,
-            remote_addr: facts.remote,
-            secure: facts.secure,
+            facts,
         };
         let mut decision = handler.on_handshake(&handshake, &mut answer);
         let limit = inner.head_limit();
@@ -780,9 +779,7 @@ impl Server {
         let mut ctx = Context::new(registration.id, registration.manager().clone(), path);
         ctx.request = request;
         ctx.captures = captures;
-        ctx.local_addr = facts.local;
-        ctx.remote_addr = facts.remote;
-        ctx.secure = facts.secure;
+        ctx.facts = facts;
         super::driver::run(ws, &mut *handler, ctx, registration, inner.heartbeat).await;
     }
 }
@@ -806,14 +803,6 @@ fn connection_span(remote: Option<SocketAddr>, secure: bool) -> tracing::Span {
         secure,
         route = tracing::field::Empty,
     )
-}
-
-/// What a connection's context reports about its socket.
-#[derive(Debug, Clone, Copy)]
-struct Facts {
-    local: Option<SocketAddr>,
-    remote: Option<SocketAddr>,
-    secure: bool,
 }
 
 /// The answer to an invalid upgrade request (400, 405, 426 with its headers).
