@@ -328,19 +328,14 @@ impl ServerHandshake {
     /// answer does not name an extension of that name itself.
     fn accept(&mut self, accept: Accept) -> Result<(), Refusal> {
         #[cfg(feature = "deflate")]
-        if let Deflate::Agreed(..) = self.deflate {
-            let named = accept
-                .agreed_extensions()
-                .iter()
-                .any(|e| ferrosocket_proto::deflate::is_permessage_deflate(&e.name));
-            if let (false, Deflate::Agreed(agreed)) = (
-                named,
-                core::mem::replace(&mut self.deflate, Deflate::Declined),
-            ) {
-                let (answer, ext) = *agreed;
-                let accept = accept.extension(answer);
-                return self.ws.accept_with_extension(&accept, ext).map_err(invalid);
-            }
+        if let Deflate::Agreed(..) = self.deflate
+            && let Deflate::Agreed(agreed) =
+                core::mem::replace(&mut self.deflate, Deflate::Declined)
+            && !names_permessage_deflate(&accept)
+        {
+            let (answer, ext) = *agreed;
+            let accept = accept.extension(answer);
+            return self.ws.accept_with_extension(&accept, ext).map_err(invalid);
         }
         self.ws.accept(&accept).map_err(invalid)
     }
@@ -356,6 +351,16 @@ impl ServerHandshake {
             .into_connection()
             .ok_or(Error::Local(LocalError::InvalidState))
     }
+}
+
+/// Whether the application's `accept` agrees to permessage-deflate itself: then
+/// the configured negotiation stays out of it.
+#[cfg(feature = "deflate")]
+pub(crate) fn names_permessage_deflate(accept: &Accept) -> bool {
+    accept
+        .agreed_extensions()
+        .iter()
+        .any(|e| ferrosocket_proto::deflate::is_permessage_deflate(&e.name))
 }
 
 /// The application's answer was invalid: answer 500 (nothing was queued).

@@ -69,10 +69,7 @@ impl Upgrade {
         let mut compressed = false;
         #[cfg(feature = "deflate")]
         {
-            let named = accept
-                .agreed_extensions()
-                .iter()
-                .any(|e| ferrosocket_proto::deflate::is_permessage_deflate(&e.name));
+            let named = crate::handshake::names_permessage_deflate(&accept);
             let agreed = config
                 .compression
                 .as_ref()
