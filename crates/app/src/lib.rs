@@ -42,6 +42,8 @@ mod route;
 pub mod axum;
 #[cfg(feature = "tokio")]
 mod client;
+#[cfg(feature = "blocking")]
+mod threads;
 #[cfg(feature = "tokio")]
 mod driver;
 #[cfg(feature = "tokio")]
