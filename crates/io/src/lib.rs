@@ -3,6 +3,13 @@
 //! bindings' [`Error`], and [`StreamCore`], the runtime-neutral half of a message
 //! stream.
 //!
+//! Messages come whole by default. A stream switched to
+//! [`Delivery::Streaming`] ([`StreamCore::set_delivery`],
+//! `WebSocketStream::set_delivery`; the switch is made at a message boundary) hands
+//! data messages out piece by piece as they arrive ([`Incoming`], from
+//! [`StreamCore::next_incoming`] and `WebSocketStream::recv_incoming`), in memory
+//! bounded by a read ([`StreamConfig::read_chunk_max`]), whatever the message size.
+//!
 //! A binding (tokio, futures-io, blocking std::io) owns the socket and the timers and
 //! does only I/O: it reads into [`StreamCore::read_buf`] when
 //! [`StreamCore::next_message`] needs data, and writes [`StreamCore::output`] out.
@@ -53,10 +60,8 @@ pub use adapters::FuturesIo;
 #[cfg(feature = "tokio")]
 pub use adapters::TokioIo;
 pub use connect::{ClientTls, Runtime, accept, client, connect};
-use ferrosocket_proto::{
-    Config, Connection, Delivery, Event, LocalError, ProtocolError, State, Utf8Bytes,
-};
-pub use ferrosocket_proto::{Keepalive, Timer};
+use ferrosocket_proto::{Config, Connection, Event, LocalError, ProtocolError, State, Utf8Bytes};
+pub use ferrosocket_proto::{Delivery, Keepalive, Timer};
 pub use stream::{ReadHalf, ReuniteError, WebSocketStream, WriteHalf};
 pub use transport::{MaybeTlsStream, NoSocket, Sockets};
 
@@ -142,12 +147,54 @@ impl From<alloc::vec::Vec<u8>> for Message {
     }
 }
 
+/// The kind of a data message, for [`Incoming::Data`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataKind {
+    /// Text: every piece is valid UTF-8 on its own (pieces end on code point
+    /// boundaries).
+    Text,
+    /// Binary.
+    Binary,
+}
+
+/// What [`StreamCore::next_incoming`] (and the streams' `recv_incoming`) yields:
+/// pieces of data messages with [`Delivery::Streaming`], whole messages otherwise.
+///
+/// With [`Delivery::Streaming`] a data message comes as `Data` pieces in order, the
+/// last with `fin`; pings, pongs and the close still come whole, as `Message`, also
+/// between the pieces of a fragmented message. With [`Delivery::Assembled`] every
+/// message comes whole, as `Message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// A piece of a data message: what of its payload arrived (decoded, with
+    /// permessage-deflate), never empty unless it is an empty message's end.
+    Data {
+        /// Text or binary, the same for every piece of a message.
+        kind: DataKind,
+        /// The bytes; for text, valid UTF-8 (see [`Utf8Bytes`] to keep that in the
+        /// type: `Utf8Bytes::try_from(data)`).
+        data: Bytes,
+        /// This piece ends the message.
+        fin: bool,
+    },
+    /// A whole message: a ping, a pong, the close, or with
+    /// [`Delivery::Assembled`] a data message.
+    Message(Message),
+}
+
+impl Incoming {
+    /// Whether this is the peer's close ([`Message::Close`]).
+    pub fn is_close(&self) -> bool {
+        matches!(self, Self::Message(Message::Close(_)))
+    }
+}
+
 /// Settings of a message stream, the same for every runtime adapter.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct StreamConfig {
-    /// The protocol settings: limits, auto-pong, delivery (adapters use
-    /// [`Delivery::Assembled`]).
+    /// The protocol settings: limits, auto-pong, delivery (the streams start with
+    /// [`Delivery::Assembled`]; switch with [`StreamCore::set_delivery`]).
     pub protocol: Config,
     /// Bytes of queued output at which `send` waits for the socket before queueing
     /// more: a slow peer cannot grow memory without bound. Default 1 MiB.
@@ -161,6 +208,10 @@ pub struct StreamConfig {
     /// returns to [`read_chunk`](Self::read_chunk). A pipelining peer is thus read in
     /// batches of several messages, whose replies go out in one write, and an idle
     /// or slow one costs one small buffer.
+    ///
+    /// With [`Delivery::Streaming`] it is also the most a read is offered, however
+    /// large a frame or the last message: the size of the pieces handed out and,
+    /// about, of the read buffer.
     pub read_chunk_max: usize,
     /// The largest read (and write) buffer kept while the connection waits for input
     /// once the messages in it were handed out (or written) (default 2 MiB): a peer
@@ -285,7 +336,8 @@ impl StreamConfig {
     }
 
     /// This configuration with whole-message delivery
-    /// ([`Delivery::Assembled`]), which the adapters' message streams need.
+    /// ([`Delivery::Assembled`]), which the adapters' message streams start with
+    /// (a stream switches with [`StreamCore::set_delivery`]).
     #[must_use]
     pub fn assembled(mut self) -> Self {
         self.protocol = self.protocol.delivery(Delivery::Assembled);
@@ -546,7 +598,81 @@ impl StreamCore {
     /// is finished; the echo was queued in the output. A peer that vanishes without a
     /// close gives `Err(Error::Io(UnexpectedEof))`. A protocol error gives
     /// `Err(Error::Protocol)` with the close frame queued.
+    ///
+    /// With [`Delivery::Streaming`] (see [`set_delivery`](Self::set_delivery)) each
+    /// piece of a data message comes as a message of its own; use
+    /// [`next_incoming`](Self::next_incoming) to see where messages end.
     pub fn next_message(&mut self) -> Option<Result<Message, Error>> {
+        let event = match self.next_event()? {
+            Ok(event) => event,
+            Err(e) => return Some(Err(e)),
+        };
+        match event {
+            Event::Text { data, .. } => Some(Ok(Message::Text(data))),
+            Event::Binary { data, .. } => Some(Ok(Message::Binary(data))),
+            event => match self.control_message(event) {
+                Some(message) => Some(message),
+                // Handshake events never come from an open connection.
+                None => self.next_message(),
+            },
+        }
+    }
+
+    /// The next piece of a data message, or the next whole message (see
+    /// [`Incoming`]), or `None` when more input is needed (or the stream ended: see
+    /// [`is_finished`](Self::is_finished)); closes and errors as
+    /// [`next_message`](Self::next_message).
+    ///
+    /// With [`Delivery::Streaming`] a piece is what of the payload arrived: at most
+    /// a read's worth (reads are offered at most [`StreamConfig::read_chunk_max`]
+    /// then, see [`prepare_read`](Self::prepare_read)), or at most 64 KiB of decoded
+    /// bytes with permessage-deflate (which decodes at most about 256 KiB ahead), so
+    /// memory does not follow the message size (the message and frame size limits
+    /// of [`Config`] still apply). With
+    /// [`Delivery::Assembled`] it yields whole messages, as `next_message`.
+    pub fn next_incoming(&mut self) -> Option<Result<Incoming, Error>> {
+        loop {
+            // The event comes in the delivery in effect now: a switch asked for
+            // during a message is made when its last event is made.
+            let streaming = self.conn.delivery() == Delivery::Streaming;
+            let event = match self.next_event()? {
+                Ok(event) => event,
+                Err(e) => return Some(Err(e)),
+            };
+            let (kind, data, fin) = match event {
+                Event::Text {
+                    data,
+                    message_finished,
+                    ..
+                } if streaming => (DataKind::Text, data.into_bytes(), message_finished),
+                Event::Binary {
+                    data,
+                    message_finished,
+                    ..
+                } if streaming => (DataKind::Binary, data, message_finished),
+                Event::Text { data, .. } => {
+                    return Some(Ok(Incoming::Message(Message::Text(data))));
+                }
+                Event::Binary { data, .. } => {
+                    return Some(Ok(Incoming::Message(Message::Binary(data))));
+                }
+                event => match self.control_message(event) {
+                    Some(message) => return Some(message.map(Incoming::Message)),
+                    None => continue,
+                },
+            };
+            // Frame ends that bring no payload say nothing to the application.
+            if data.is_empty() && !fin {
+                continue;
+            }
+            return Some(Ok(Incoming::Data { kind, data, fin }));
+        }
+    }
+
+    /// The next event of the connection, with the bookkeeping of
+    /// [`next_message`](Self::next_message): errors end the stream.
+    #[inline]
+    fn next_event(&mut self) -> Option<Result<Event, Error>> {
         self.take_back_read_buf();
         if self.finished {
             return None;
@@ -569,9 +695,13 @@ impl StreamCore {
             // read in one go instead of a read of `read_chunk` and then the rest.
             self.last_message_wire_len = core::mem::take(&mut self.message_wire_len);
         }
+        Some(Ok(event))
+    }
+
+    /// A control event as a message (the close ends the stream); `None` for the
+    /// events an open connection never makes.
+    fn control_message(&mut self, event: Event) -> Option<Result<Message, Error>> {
         Some(Ok(match event {
-            Event::Text { data, .. } => Message::Text(data),
-            Event::Binary { data, .. } => Message::Binary(data),
             Event::Ping(data) => Message::Ping(data),
             Event::Pong(data) => Message::Pong(data),
             Event::Close { code, reason, .. } => {
@@ -581,9 +711,24 @@ impl StreamCore {
                 }
                 Message::Close(CloseFrame::new(code, reason).ok())
             }
-            // Handshake events never come from an open connection.
-            _ => return self.next_message(),
+            _ => return None,
         }))
+    }
+
+    /// How data messages are delivered now (see [`set_delivery`](Self::set_delivery)).
+    pub fn delivery(&self) -> Delivery {
+        self.conn.delivery()
+    }
+
+    /// Switches how data messages are delivered, at the next message boundary: at
+    /// once between messages, else when the message being received ends (see
+    /// [`Connection::set_delivery`]). Streams start with [`Delivery::Assembled`];
+    /// with [`Delivery::Streaming`] read data with
+    /// [`next_incoming`](Self::next_incoming), which then yields pieces, and reads
+    /// are offered at most [`StreamConfig::read_chunk_max`].
+    pub fn set_delivery(&mut self, delivery: Delivery) {
+        self.take_back_read_buf();
+        self.conn.set_delivery(delivery);
     }
 
     /// Whether the stream has delivered its close or error: nothing more will come.
@@ -634,8 +779,18 @@ impl StreamCore {
     /// [`StreamConfig::read_chunk_max`]), so messages of a steady size each come in
     /// one read. The room is only reserved: an idle connection gives it back
     /// ([`release_idle_buffers`](Self::release_idle_buffers)).
+    ///
+    /// With [`Delivery::Streaming`] the room is [`read_size`](Self::read_size) (at
+    /// most [`StreamConfig::read_chunk_max`]) and no more, whatever a frame or the
+    /// last message announced: a reader filling all the spare capacity brings no
+    /// more than that, so a piece of [`next_incoming`](Self::next_incoming) and the
+    /// read buffer stay about that size; an emptied buffer grown larger (for whole
+    /// messages, before a switch) is freed first.
     pub fn prepare_read(&mut self) -> &mut BytesMut {
         self.take_back_read_buf();
+        if self.conn.delivery() == Delivery::Streaming {
+            return self.prepare_streaming_read();
+        }
         let wanted = self
             .conn
             .frame_bytes_wanted()
@@ -647,6 +802,38 @@ impl StreamCore {
         let want = wanted + self.read_size.max(hint);
         self.lent = self.conn.lend_read_buf(want);
         &mut self.lent
+    }
+
+    /// [`prepare_read`](Self::prepare_read) with [`Delivery::Streaming`].
+    fn prepare_streaming_read(&mut self) -> &mut BytesMut {
+        let max = self.read_size_max();
+        if self.conn.buffered_input_len() == 0
+            && self.read_allocation.max(self.conn.read_buffer_capacity()) > self.read_retain()
+        {
+            self.conn.release_read_buf();
+            self.read_allocation = 0;
+        }
+        let want = self.read_size.min(max);
+        let mut lent = self.conn.lend_read_buf(want);
+        if lent.capacity() > max {
+            // More room than a read may bring (an allocation that grew by doubling):
+            // lend only the start of it.
+            drop(lent.split_off(want));
+        }
+        self.lent = lent;
+        &mut self.lent
+    }
+
+    /// The largest emptied read buffer kept for the next read:
+    /// [`StreamConfig::read_buffer_retain`], and with [`Delivery::Streaming`] no
+    /// more than two reads' worth.
+    fn read_retain(&self) -> usize {
+        let retain = self.config.read_buffer_retain;
+        if self.conn.delivery() == Delivery::Streaming {
+            retain.min(2 * self.read_size_max())
+        } else {
+            retain
+        }
     }
 
     /// Gives the connection what was read into the buffer
@@ -790,19 +977,20 @@ impl StreamCore {
     /// `BytesMut` whose every byte was split off (the messages handed out) or
     /// written still shares its allocation, and the next use takes it back (once the
     /// messages are dropped) without the page faults of a fresh one. A larger one is
-    /// freed here.
+    /// freed here. With [`Delivery::Streaming`] the read buffer is kept only up to
+    /// twice [`StreamConfig::read_chunk_max`].
     ///
     /// It also lets the extension free what it can rebuild
     /// ([`release_idle_extension`](Self::release_idle_extension)).
     pub fn release_idle_buffers(&mut self) {
         self.take_back_read_buf();
         self.conn.release_idle_memory();
-        let retain = self.config.read_buffer_retain;
+        let read_retain = self.read_retain();
         if should_release(
             self.conn.buffered_input_len() == 0,
             self.conn.read_buffer_capacity(),
             &mut self.read_allocation,
-            retain,
+            read_retain,
         ) {
             self.conn.release_read_buf();
         }
@@ -811,7 +999,7 @@ impl StreamCore {
             !output.has_output(),
             output.output_capacity(),
             &mut self.write_allocation,
-            retain,
+            self.config.read_buffer_retain,
         ) {
             self.conn.release_output();
         }
@@ -1158,5 +1346,106 @@ mod tests {
         assert!(client.close_deadline_needed());
         client.fail();
         assert!(client.is_finished() && client.next_message().is_none());
+    }
+
+    /// Feeds `wire` to `server` the way a reader into spare capacity does (tokio's
+    /// `read_buf`: all the room lent), pulling `next_incoming` after each read.
+    /// Returns the pieces (kind, data, fin), the whole messages, and the largest
+    /// room a read was offered.
+    #[allow(clippy::type_complexity)]
+    fn read_incoming(
+        server: &mut StreamCore,
+        wire: &[u8],
+    ) -> (Vec<(DataKind, Bytes, bool)>, Vec<Message>, usize) {
+        let (mut pieces, mut messages, mut room) = (Vec::new(), Vec::new(), 0);
+        let mut at = 0;
+        while at < wire.len() {
+            let buf = server.prepare_read();
+            let spare = buf.capacity() - buf.len();
+            room = room.max(spare);
+            let n = spare.min(wire.len() - at);
+            buf.extend_from_slice(&wire[at..at + n]);
+            at += n;
+            server.read_done(n);
+            while let Some(incoming) = server.next_incoming() {
+                match incoming.unwrap() {
+                    Incoming::Data { kind, data, fin } => pieces.push((kind, data, fin)),
+                    Incoming::Message(m) => messages.push(m),
+                }
+            }
+        }
+        (pieces, messages, room)
+    }
+
+    #[test]
+    fn streaming_reads_are_capped_at_read_chunk_max() {
+        let (mut client, mut server) = pair();
+        server.set_delivery(Delivery::Streaming);
+        assert_eq!(server.delivery(), Delivery::Streaming);
+        let big: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+        client.send(Message::binary(big.clone())).unwrap();
+        client.send(Message::text("after")).unwrap();
+        let wire = client.output().to_vec();
+        client.consume(wire.len());
+        let (pieces, messages, room) = read_incoming(&mut server, &wire);
+        // Reads are offered read_chunk_max at most (not the frame's 4 MiB), so no
+        // piece and no buffer is larger.
+        let max = StreamConfig::default().read_chunk_max;
+        assert!(room <= max, "{room}");
+        assert!(pieces.iter().all(|(_, data, _)| data.len() <= max));
+        assert!(server.read_buffer_capacity() <= 2 * max);
+        assert!(messages.is_empty());
+        let binary: Vec<u8> = pieces[..pieces.len() - 1]
+            .iter()
+            .flat_map(|(kind, data, _)| {
+                assert_eq!(*kind, DataKind::Binary);
+                data.iter().copied()
+            })
+            .collect();
+        assert_eq!(binary, big);
+        assert_eq!(
+            pieces.last().unwrap(),
+            &(DataKind::Text, Bytes::from_static(b"after"), true)
+        );
+        assert_eq!(pieces.iter().filter(|p| p.2).count(), 2);
+    }
+
+    #[test]
+    fn switching_to_streaming_frees_a_large_buffer_and_assembled_is_as_before() {
+        let (mut client, mut server) = pair();
+        // Assembled: a 1 MiB message makes the next read's room at least that.
+        client
+            .send(Message::binary(alloc::vec![5u8; 1 << 20]))
+            .unwrap();
+        pump(&mut client, &mut server);
+        assert!(matches!(
+            server.next_incoming(),
+            Some(Ok(Incoming::Message(Message::Binary(b)))) if b.len() == 1 << 20
+        ));
+        assert!(server.prepare_read().capacity() >= 1 << 20);
+        // Streaming: that buffer is dropped for one of a read's size.
+        server.set_delivery(Delivery::Streaming);
+        let capacity = server.prepare_read().capacity();
+        assert!(capacity <= 64 << 10, "{capacity}");
+        server.release_idle_buffers();
+        assert_eq!(server.read_buffer_capacity(), 0);
+        // next_message still works, piece by piece.
+        client.send(Message::binary(&b"abc"[..])).unwrap();
+        pump(&mut client, &mut server);
+        assert_eq!(
+            server.next_message().unwrap().unwrap(),
+            Message::binary(&b"abc"[..])
+        );
+        // Back to whole messages.
+        server.set_delivery(Delivery::Assembled);
+        client.send_fragment(OpCode::Binary, b"ab", false).unwrap();
+        client
+            .send_fragment(OpCode::Continuation, b"cd", true)
+            .unwrap();
+        pump(&mut client, &mut server);
+        assert_eq!(
+            server.next_incoming().unwrap().unwrap(),
+            Incoming::Message(Message::binary(&b"abcd"[..]))
+        );
     }
 }

@@ -20,10 +20,10 @@ use ferrosocket_proto::handshake::{Limits, Request, Url};
 
 use super::handshake::HandshakeIo;
 use super::{
-    ClientHandshake, ClientOptions, Decision, Error, Message, Response, ServerHandshake,
+    ClientHandshake, ClientOptions, Decision, Error, Incoming, Message, Response, ServerHandshake,
     StreamConfig, StreamCore,
 };
-use ferrosocket_proto::{CloseFrame, Connection, Instant, OpCode, Role, State, Timer};
+use ferrosocket_proto::{CloseFrame, Connection, Delivery, Instant, OpCode, Role, State, Timer};
 
 mod split;
 
@@ -162,6 +162,35 @@ pub struct Info {
     pub request: Option<Box<Request>>,
     /// The server's answer (client side).
     pub response: Option<Box<Response>>,
+}
+
+/// What the reading side hands out: whole messages ([`StreamCore::next_message`]) or
+/// pieces of them ([`StreamCore::next_incoming`]), through the same loop.
+pub(crate) trait Received: Sized {
+    /// The next one buffered in `core`.
+    fn next(core: &mut StreamCore) -> Option<Result<Self, Error>>;
+    /// Whether it is the peer's close.
+    fn is_close(&self) -> bool;
+}
+
+impl Received for Message {
+    #[inline]
+    fn next(core: &mut StreamCore) -> Option<Result<Self, Error>> {
+        core.next_message()
+    }
+    fn is_close(&self) -> bool {
+        matches!(self, Self::Close(_))
+    }
+}
+
+impl Received for Incoming {
+    #[inline]
+    fn next(core: &mut StreamCore) -> Option<Result<Self, Error>> {
+        core.next_incoming()
+    }
+    fn is_close(&self) -> bool {
+        Incoming::is_close(self)
+    }
 }
 
 /// The socket and the protocol state that goes with it: poll functions following
@@ -450,7 +479,8 @@ impl<IO: PollIo, T: AsyncTimer> Driver<IO, T> {
         }
     }
 
-    /// The next message: the adapter loop of [`StreamCore`].
+    /// The next message (or piece, see [`Received`]): the adapter loop of
+    /// [`StreamCore`].
     ///
     /// Reads only when no message is buffered; protocol replies (pongs, the close
     /// echo) are written before reading (waiting for the socket only while the output
@@ -459,12 +489,12 @@ impl<IO: PollIo, T: AsyncTimer> Driver<IO, T> {
     /// `None` means `cx`'s.
     ///
     /// Cancel safe: all progress lives in `self` and `rs`.
-    pub(crate) fn poll_recv(
+    pub(crate) fn poll_recv<M: Received>(
         &mut self,
         rs: &mut ReadState<T>,
         cx: &mut Context<'_>,
         write_waker: Option<&Waker>,
-    ) -> Poll<Option<Result<Message, Error>>> {
+    ) -> Poll<Option<Result<M, Error>>> {
         loop {
             if rs.done {
                 ready!(self.poll_finish(rs, cx, write_waker));
@@ -472,7 +502,7 @@ impl<IO: PollIo, T: AsyncTimer> Driver<IO, T> {
                 return Poll::Ready(None);
             }
             let queued = self.core.output_len();
-            if let Some(result) = self.core.next_message() {
+            if let Some(result) = M::next(&mut self.core) {
                 if self.core.output_len() > queued {
                     // The message queued a reply (pong, close echo, error close):
                     // best effort, answer now; what does not fit goes with the next
@@ -480,7 +510,7 @@ impl<IO: PollIo, T: AsyncTimer> Driver<IO, T> {
                     // for the read below, so one write carries a whole batch.
                     let _ = with_write_cx(cx, write_waker, |wcx| self.poll_write_out(wcx));
                 }
-                rs.peer_closed |= matches!(result, Ok(Message::Close(_)));
+                rs.peer_closed |= result.as_ref().is_ok_and(M::is_close);
                 return Poll::Ready(Some(result));
             }
             if self.core.is_finished() {
@@ -673,6 +703,17 @@ impl<IO, T: AsyncTimer> PollStream<IO, T> {
         &mut self.driver.core
     }
 
+    /// How data messages are delivered now ([`StreamCore::delivery`]).
+    pub fn delivery(&self) -> Delivery {
+        self.driver.core.delivery()
+    }
+
+    /// Switches how data messages are delivered at the next message boundary
+    /// ([`StreamCore::set_delivery`]).
+    pub fn set_delivery(&mut self, delivery: Delivery) {
+        self.driver.core.set_delivery(delivery);
+    }
+
     /// Sets the timer of the close timeout.
     pub fn set_timer(&mut self, timer: Option<T>) {
         self.driver.timer = timer;
@@ -693,6 +734,22 @@ impl<IO: PollIo, T: AsyncTimer> PollStream<IO, T> {
     /// `Stream::poll_next`: the next message.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         self.driver.poll_recv(&mut self.read, cx, None)
+    }
+
+    /// The next piece of a data message or whole message
+    /// ([`StreamCore::next_incoming`]), read, timed and answered as
+    /// [`poll_recv`](Self::poll_recv).
+    pub fn poll_recv_incoming(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Incoming, Error>>> {
+        self.driver.poll_recv(&mut self.read, cx, None)
+    }
+
+    /// The next piece or whole message; `None` after the close (or an error).
+    /// Cancel safe.
+    pub async fn recv_incoming(&mut self) -> Option<Result<Incoming, Error>> {
+        poll_fn(|cx| self.poll_recv_incoming(cx)).await
     }
 
     /// `Sink::poll_ready`: waits while the write buffer is over its limit.

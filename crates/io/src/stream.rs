@@ -15,8 +15,8 @@ use futures_sink::Sink;
 
 use crate::poll::{AsyncTimer, PollIo, PollReadHalf, PollStream, PollWriteHalf};
 use crate::proto::handshake::Request;
-use crate::proto::{CloseFrame, OpCode, Role, State};
-use crate::{Error, Message, Response, StreamConfig, StreamCore};
+use crate::proto::{CloseFrame, Delivery, OpCode, Role, State};
+use crate::{Error, Incoming, Message, Response, StreamConfig, StreamCore};
 
 /// A WebSocket connection over a socket, after the opening handshake.
 ///
@@ -48,6 +48,15 @@ use crate::{Error, Message, Response, StreamConfig, StreamCore};
 /// **Memory**: the read buffer grows on demand (by [`StreamConfig::read_chunk`])
 /// and is released whenever a read finds the socket idle, so an idle connection
 /// holds no buffer.
+///
+/// **Large messages**: messages come whole by default (up to
+/// [`Config::max_message_size`](crate::proto::Config::max_message_size)). After
+/// [`set_delivery`](Self::set_delivery)`(`[`Delivery::Streaming`]`)`,
+/// [`recv_incoming`](Self::recv_incoming) hands data messages out piece by piece as
+/// they arrive, each piece at most a read ([`StreamConfig::read_chunk_max`]) or, with
+/// permessage-deflate, 64 KiB decoded, so a message of any size is processed in
+/// about that much memory; switch back to [`Delivery::Assembled`] for whole
+/// messages.
 #[derive(Debug)]
 pub struct WebSocketStream<IO, T: AsyncTimer> {
     inner: PollStream<IO, T>,
@@ -101,6 +110,26 @@ impl<IO, T: AsyncTimer> WebSocketStream<IO, T> {
     /// functions set theirs.
     pub fn set_timer(&mut self, timer: Option<T>) {
         self.inner.set_timer(timer);
+    }
+
+    /// How data messages are delivered now (see [`set_delivery`](Self::set_delivery)).
+    pub fn delivery(&self) -> Delivery {
+        self.inner.delivery()
+    }
+
+    /// Switches how data messages are delivered, at the next message boundary: at
+    /// once between messages, else when the message being received ends (its
+    /// pieces or whole message come as it began). A stream starts with
+    /// [`Delivery::Assembled`]; with [`Delivery::Streaming`], receive with
+    /// [`recv_incoming`](Self::recv_incoming) (or
+    /// [`poll_next_incoming`](Self::poll_next_incoming)), which yields data messages
+    /// piece by piece as they arrive ([`Incoming::Data`]), so a message far larger
+    /// than memory allows can be processed: reads are offered at most
+    /// [`StreamConfig::read_chunk_max`] (64 KiB by default) and pieces decoded by
+    /// permessage-deflate hold 64 KiB at most. [`recv`](Self::recv) and the
+    /// [`Stream`] impl would yield each piece as a message of its own.
+    pub fn set_delivery(&mut self, delivery: Delivery) {
+        self.inner.set_delivery(delivery);
     }
 }
 
@@ -159,6 +188,24 @@ impl<IO: PollIo, T: AsyncTimer> WebSocketStream<IO, T> {
     /// lost; bytes already read stay buffered for the next call.
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
         self.inner.recv().await
+    }
+
+    /// The next piece of a data message ([`Incoming::Data`], with
+    /// [`Delivery::Streaming`]) or whole message ([`Incoming::Message`]: pings,
+    /// pongs, the close, and data messages with [`Delivery::Assembled`]); `None`
+    /// after the close (or an error) was delivered. Reading, timers, replies and the
+    /// close are as for [`recv`](Self::recv), and it is as **cancel safe**.
+    pub async fn recv_incoming(&mut self) -> Option<Result<Incoming, Error>> {
+        self.inner.recv_incoming().await
+    }
+
+    /// The poll form of [`recv_incoming`](Self::recv_incoming) (what
+    /// [`Stream::poll_next`] is to [`recv`](Self::recv)).
+    pub fn poll_next_incoming(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Incoming, Error>>> {
+        self.inner.poll_recv_incoming(cx)
     }
 
     /// Sends a message: waits while the write buffer is over its limit, queues the
@@ -363,6 +410,17 @@ impl<IO, T: AsyncTimer> ReadHalf<IO, T> {
         self.inner.state()
     }
 
+    /// How data messages are delivered now.
+    pub fn delivery(&self) -> Delivery {
+        self.inner.delivery()
+    }
+
+    /// Switches how data messages are delivered at the next message boundary; as
+    /// [`WebSocketStream::set_delivery`].
+    pub fn set_delivery(&mut self, delivery: Delivery) {
+        self.inner.set_delivery(delivery);
+    }
+
     /// Whether `other` is the other half of the same stream.
     pub fn is_pair_of(&self, other: &WriteHalf<IO, T>) -> bool {
         self.inner.is_pair_of(&other.inner)
@@ -393,6 +451,20 @@ impl<IO: PollIo, T: AsyncTimer> ReadHalf<IO, T> {
     /// **Cancel safe**, as [`WebSocketStream::recv`].
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
         self.inner.recv().await
+    }
+
+    /// The next piece of a data message or whole message; as
+    /// [`WebSocketStream::recv_incoming`] (**cancel safe**).
+    pub async fn recv_incoming(&mut self) -> Option<Result<Incoming, Error>> {
+        self.inner.recv_incoming().await
+    }
+
+    /// The poll form of [`recv_incoming`](Self::recv_incoming).
+    pub fn poll_next_incoming(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Incoming, Error>>> {
+        self.inner.poll_recv_incoming(cx)
     }
 }
 

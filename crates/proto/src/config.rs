@@ -14,7 +14,9 @@ pub enum Role {
     Server,
 }
 
-/// How data messages are handed to the application.
+/// How data messages are handed to the application: [`Config::delivery`] at first,
+/// switched between messages with
+/// [`Connection::set_delivery`](crate::Connection::set_delivery).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Delivery {
     /// One [`Event::Text`](crate::Event::Text) or [`Event::Binary`](crate::Event::Binary)
@@ -26,6 +28,16 @@ pub enum Delivery {
     /// copy (text pieces always end on a code point boundary, see
     /// [`Utf8Bytes`](crate::Utf8Bytes)). `frame_finished` and `message_finished` say
     /// where frames and messages end.
+    ///
+    /// Memory does not follow the message size: a piece is what of the payload is in
+    /// the read buffer, which is never asked to make room for a whole frame
+    /// ([`Connection::frame_bytes_wanted`](crate::Connection::frame_bytes_wanted) is
+    /// 0), so it holds what the last read brought. Through an extension
+    /// (permessage-deflate) a piece holds at most 64 KiB of decoded bytes, and no
+    /// more than about 256 KiB are decoded ahead, whatever the compression ratio:
+    /// the rest waits (as input in the read buffer) for the next
+    /// [`next_event`](crate::Connection::next_event)s, which make the next pieces
+    /// without reading.
     Streaming,
 }
 
@@ -82,7 +94,9 @@ pub struct Config {
     /// `false`, the state stays [`State::RemoteClosing`](crate::State::RemoteClosing)
     /// until the application calls [`Connection::close`](crate::Connection::close).
     pub auto_close_reply: bool,
-    /// Whole messages or pieces as they arrive (default [`Delivery::Assembled`]).
+    /// Whole messages or pieces as they arrive (default [`Delivery::Assembled`]); a
+    /// connection can switch between messages
+    /// ([`Connection::set_delivery`](crate::Connection::set_delivery)).
     pub delivery: Delivery,
     /// Server only: accept unmasked frames from the client (default `false`; RFC 6455
     /// requires closing with 1002). Only for peers known to be broken.

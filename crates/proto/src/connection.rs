@@ -23,6 +23,24 @@ use crate::time::{Instant, Timer, Timers, earliest, ping_payload};
 /// copy (where no masking or extension has to transform them).
 const ZERO_COPY_MIN: usize = 8 * 1024;
 
+/// [`Delivery::Streaming`] through an extension: the decoded bytes one piece holds
+/// at most.
+const DECODED_PIECE_MAX: usize = 64 * 1024;
+
+/// [`Delivery::Streaming`] through an extension: the decoded bytes held at once
+/// (give or take what the decoder held back from the input before, a few hundred
+/// bytes at most), handed out in pieces of [`DECODED_PIECE_MAX`] before more input
+/// is decoded. The input left over waits in the read buffer. Decoding stops at half
+/// of it: larger slices of input make fewer, cheaper decoder calls (see
+/// [`MAX_EXPANSION`]).
+const DECODE_BUDGET: usize = 256 * 1024;
+
+/// The most output one byte of deflate input can make: a 258-byte match coded in
+/// two bits (RFC 1951 section 3.2.5). Input is fed to the extension's decoder in
+/// slices no larger than the room left in [`DECODE_BUDGET`] divided by this, so the
+/// output stays within it whatever the compression ratio.
+const MAX_EXPANSION: usize = 1032;
+
 /// The kind of a data message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -67,6 +85,8 @@ struct RecvMessage {
     /// Streaming text: the start of a code point held back from the last piece.
     carry: [u8; 4],
     carry_len: u8,
+    /// Streaming through the extension: decoded bytes not handed out yet.
+    inflated: Bytes,
 }
 
 impl RecvMessage {
@@ -78,6 +98,9 @@ impl RecvMessage {
         self.fragments = 0;
         self.utf8.reset();
         self.carry_len = 0;
+        if !self.inflated.is_empty() {
+            self.inflated = Bytes::new();
+        }
     }
 }
 
@@ -135,6 +158,9 @@ pub struct Connection {
     ext: Option<Box<dyn Extension + Send + Sync>>,
     frame: Option<CurFrame>,
     msg: RecvMessage,
+    /// The delivery asked for while a data message was being received: it takes
+    /// over when that message ends.
+    next_delivery: Option<Delivery>,
     eof: bool,
     /// No more events: close received, protocol error, or end of file reported.
     recv_done: bool,
@@ -211,6 +237,7 @@ impl Connection {
             ext: None,
             frame: None,
             msg: RecvMessage::default(),
+            next_delivery: None,
             eof: false,
             recv_done: false,
             close_sent: false,
@@ -250,10 +277,36 @@ impl Connection {
         self.role
     }
 
-    /// The configuration.
+    /// The configuration ([`delivery`](Config::delivery): the one in effect, see
+    /// [`set_delivery`](Connection::set_delivery)).
     #[must_use]
     pub const fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// How data messages are delivered now: [`Config::delivery`], then what
+    /// [`set_delivery`](Connection::set_delivery) switched to. A switch asked for
+    /// during a message shows here once that message ended.
+    #[must_use]
+    pub const fn delivery(&self) -> Delivery {
+        self.config.delivery
+    }
+
+    /// Switches how data messages are delivered, at the next message boundary: at
+    /// once when no data message is being received (no frame of one read, even in
+    /// part), otherwise when the message being received ends, whose events all come
+    /// in the delivery it began in (control frames between its fragments are no
+    /// boundary). A later call replaces a switch not made yet.
+    ///
+    /// The application layer uses it to take a large message piece by piece
+    /// ([`Delivery::Streaming`]) and the others whole.
+    pub fn set_delivery(&mut self, delivery: Delivery) {
+        if self.msg.kind.is_none() {
+            self.config.delivery = delivery;
+            self.next_delivery = None;
+        } else {
+            self.next_delivery = Some(delivery);
+        }
     }
 
     /// The state; [`State::Closed`] means: flush the output, close the transport.
@@ -347,10 +400,16 @@ impl Connection {
     /// Bytes of the current frame's payload announced by its header but not
     /// received yet (0 between frames): how much an adapter may reserve before
     /// reading. The length was checked against the limits when the header arrived.
+    /// Always 0 in [`Delivery::Streaming`], where the payload is handed out as it
+    /// arrives: the read buffer needs no room for a whole frame.
     #[must_use]
     pub fn frame_bytes_wanted(&self) -> usize {
-        self.frame
-            .map_or(0, |f| (f.len - f.pos).saturating_sub(self.read.len()))
+        match self.frame {
+            Some(f) if self.config.delivery == Delivery::Assembled => {
+                (f.len - f.pos).saturating_sub(self.read.len())
+            }
+            _ => 0,
+        }
     }
 
     /// Bytes the read buffer holds allocated.
@@ -490,9 +549,20 @@ impl Connection {
         self.recv_done = true;
         self.frame = None;
         self.read.clear();
-        self.msg.end();
+        self.end_message();
         self.msg.assembly = BytesMut::new();
         e
+    }
+
+    /// The data message being received ended (or never will): a delivery switch
+    /// asked for during it takes over.
+    #[inline]
+    fn end_message(&mut self) {
+        self.msg.end();
+        if let Some(delivery) = self.next_delivery {
+            self.config.delivery = delivery;
+            self.next_delivery = None;
+        }
     }
 
     /// The fast path for the common case: a whole, final, unfragmented data frame
@@ -670,7 +740,7 @@ impl Connection {
         // Nothing may follow a close frame: stop reading.
         self.recv_done = true;
         self.read.clear();
-        self.msg.end();
+        self.end_message();
         self.msg.assembly = BytesMut::new();
         let initiated_by = if self.close_sent {
             self.state = State::Closed;
@@ -725,6 +795,9 @@ impl Connection {
                 self.assembled_frame(kind, plain, frame.fin, payload)
             }
             Delivery::Streaming => {
+                if !plain {
+                    return self.inflated_piece(kind, frame, avail, frame_finished);
+                }
                 if avail == 0 && !frame_finished {
                     self.frame = Some(frame);
                     return Step::NeedData;
@@ -733,7 +806,7 @@ impl Connection {
                 frame.pos += avail;
                 frame.done = 0;
                 self.frame = if frame_finished { None } else { Some(frame) };
-                self.streamed_piece(kind, plain, frame_finished, frame.fin, chunk)
+                self.streamed_piece(kind, frame_finished, frame.fin, chunk, true)
             }
         }
     }
@@ -748,7 +821,7 @@ impl Connection {
                 {
                     return Step::Error(ProtocolError::InvalidUtf8(e));
                 }
-                self.msg.end();
+                self.end_message();
                 return Step::Event(data_event(kind, payload.freeze(), true, true));
             }
             self.msg.assembly.extend_from_slice(&payload);
@@ -775,43 +848,101 @@ impl Connection {
             return Step::Error(ProtocolError::InvalidUtf8(e));
         }
         let data = self.msg.assembly.split().freeze();
-        self.msg.end();
+        self.end_message();
         Step::Event(data_event(kind, data, true, true))
     }
 
-    fn streamed_piece(
+    /// Streaming through the extension. The pieces of what was decoded already go
+    /// first (at most [`DECODED_PIECE_MAX`] bytes each); when none is left, the
+    /// first `avail` payload bytes of the read buffer (unmasked already) are
+    /// decoded, but only while the output stays within [`DECODE_BUDGET`]: the rest
+    /// stays buffered, unmasked, for a later call.
+    fn inflated_piece(
         &mut self,
         kind: Kind,
-        plain: bool,
+        mut frame: CurFrame,
+        avail: usize,
         frame_finished: bool,
-        fin: bool,
-        chunk: Bytes,
     ) -> Step {
-        let message_finished = frame_finished && fin;
-        let mut data = if plain {
-            chunk
-        } else {
+        if self.msg.inflated.is_empty() {
+            if avail == 0 && !frame_finished {
+                self.frame = Some(frame);
+                return Step::NeedData;
+            }
+            let max = self.config.max_message_size;
             let mut out = core::mem::take(&mut self.scratch);
-            let result = self.decode(&chunk, message_finished, &mut out);
+            let mut used = 0;
+            let result = loop {
+                // `out` is under half the budget here, so the slice is not empty
+                // unless the input is (an empty frame: decoded once, for its end).
+                let room = DECODE_BUDGET - out.len();
+                let end = used + (avail - used).min(room / MAX_EXPANSION);
+                let message_finished = end == avail && frame_finished && frame.fin;
+                let result = decode(
+                    self.ext.as_mut(),
+                    &mut self.msg,
+                    max,
+                    &self.read[used..end],
+                    message_finished,
+                    &mut out,
+                );
+                used = end;
+                if result.is_err() || used == avail || out.len() >= DECODE_BUDGET / 2 {
+                    break result;
+                }
+            };
             let decoded = out.split().freeze();
             self.scratch = out;
             if let Err(e) = result {
                 return Step::Error(e);
             }
+            // The input decoded is not needed any more; what is left of it is unmasked.
+            self.read.advance(used);
+            frame.pos += used;
+            frame.done = avail - used;
             if kind == Kind::Text
                 && let Err(e) = self.msg.utf8.feed(&decoded)
             {
                 return Step::Error(ProtocolError::InvalidUtf8(e));
             }
-            decoded
-        };
+            self.msg.inflated = decoded;
+        }
+        let mut data = core::mem::take(&mut self.msg.inflated);
+        if data.len() > DECODED_PIECE_MAX {
+            let mut at = DECODED_PIECE_MAX;
+            if kind == Kind::Text {
+                // Not the end of what was fed to the validator: cut before a code
+                // point's first byte (what was decoded is valid UTF-8 up to its end).
+                while data[at] & 0xc0 == 0x80 {
+                    at -= 1;
+                }
+            }
+            self.msg.inflated = data.split_off(at);
+        }
+        let ends_decoded = self.msg.inflated.is_empty();
+        let frame_finished = ends_decoded && frame.pos == frame.len;
+        self.frame = if frame_finished { None } else { Some(frame) };
+        self.streamed_piece(kind, frame_finished, frame.fin, data, ends_decoded)
+    }
+
+    /// Hands a piece of payload over (decoded and, for text, checked already).
+    /// `ends_fed`: the piece ends with the last byte given to the UTF-8 validator,
+    /// whose unfinished code point (if any) it holds back for the next piece.
+    fn streamed_piece(
+        &mut self,
+        kind: Kind,
+        frame_finished: bool,
+        fin: bool,
+        mut data: Bytes,
+        ends_fed: bool,
+    ) -> Step {
+        let message_finished = frame_finished && fin;
         if kind == Kind::Text {
             if message_finished && let Err(e) = self.msg.utf8.finish() {
                 return Step::Error(ProtocolError::InvalidUtf8(e));
             }
             // Every piece ends on a code point boundary: hold back the start of an
             // unfinished code point, and prepend what was held back before.
-            let pending = self.msg.utf8.pending_len();
             if self.msg.carry_len != 0 {
                 let carried = usize::from(self.msg.carry_len);
                 let mut joined = BytesMut::with_capacity(carried + data.len());
@@ -820,7 +951,8 @@ impl Connection {
                 data = joined.freeze();
                 self.msg.carry_len = 0;
             }
-            if pending != 0 {
+            let pending = self.msg.utf8.pending_len();
+            if ends_fed && pending != 0 {
                 let tail = data.split_off(data.len() - pending);
                 self.msg.carry[..pending].copy_from_slice(&tail);
                 self.msg.carry_len = pending as u8;
@@ -830,7 +962,7 @@ impl Connection {
             return Step::Continue;
         }
         if message_finished {
-            self.msg.end();
+            self.end_message();
         }
         Step::Event(data_event(kind, data, frame_finished, message_finished))
     }
@@ -843,21 +975,14 @@ impl Connection {
         out: &mut BytesMut,
     ) -> Result<(), ProtocolError> {
         let max = self.config.max_message_size;
-        let budget = max - self.msg.decoded_len;
-        let before = out.len();
-        let ext = match self.ext.as_mut() {
-            Some(ext) => ext,
-            // Unreachable: RSV bits are only accepted when an extension claims them.
-            None => return Err(ProtocolError::ReservedBits(self.msg.rsv)),
-        };
-        ext.decode(self.msg.rsv, input, message_finished, out, budget)
-            .map_err(ProtocolError::Extension)?;
-        let produced = out.len() - before;
-        if produced > budget {
-            return Err(ProtocolError::MessageTooLarge { max });
-        }
-        self.msg.decoded_len += produced;
-        Ok(())
+        decode(
+            self.ext.as_mut(),
+            &mut self.msg,
+            max,
+            input,
+            message_finished,
+            out,
+        )
     }
 
     // --------------------------------------------------------------- output
@@ -1287,6 +1412,32 @@ impl Connection {
         });
         encode_frame(header, payload, &mut self.out);
     }
+}
+
+/// Runs `ext`'s decoder on the next piece of `msg` within what is left of the
+/// message budget (`max` bytes decoded in all).
+fn decode(
+    ext: Option<&mut Box<dyn Extension + Send + Sync>>,
+    msg: &mut RecvMessage,
+    max: usize,
+    input: &[u8],
+    message_finished: bool,
+    out: &mut BytesMut,
+) -> Result<(), ProtocolError> {
+    let budget = max - msg.decoded_len;
+    let before = out.len();
+    let Some(ext) = ext else {
+        // Unreachable: RSV bits are only accepted when an extension claims them.
+        return Err(ProtocolError::ReservedBits(msg.rsv));
+    };
+    ext.decode(msg.rsv, input, message_finished, out, budget)
+        .map_err(ProtocolError::Extension)?;
+    let produced = out.len() - before;
+    if produced > budget {
+        return Err(ProtocolError::MessageTooLarge { max });
+    }
+    msg.decoded_len += produced;
+    Ok(())
 }
 
 fn close_had_code(payload: &[u8]) -> bool {

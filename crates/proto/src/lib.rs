@@ -13,8 +13,10 @@
 //!   [`Error::Protocol`]. Pings are answered, the peer's close is echoed.
 //! * **Delivery** is either whole messages (default; a message in one frame is never
 //!   copied: its payload is split out of the read buffer and unmasked in place) or
-//!   pieces as they arrive ([`Delivery::Streaming`]). Text comes as [`Utf8Bytes`],
-//!   validated once, as it arrived.
+//!   pieces as they arrive ([`Delivery::Streaming`]: memory bounded by a read, and
+//!   through permessage-deflate pieces of at most 64 KiB decoded, whatever the
+//!   message size), switched between messages with [`Connection::set_delivery`]. Text comes
+//!   as [`Utf8Bytes`], validated once, as it arrived.
 //! * **Sending** queues wire bytes in an output the caller drains
 //!   ([`Connection::output`] + [`Connection::consume`], the pieces for a vectored
 //!   write with [`Connection::output_chunks`], or [`Connection::take_output`]); a

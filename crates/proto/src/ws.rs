@@ -10,7 +10,7 @@ use ferrosocket_handshake::{
     Accept, ClientHandshake, ClientRequest, Outcome, Reject, Request, RequestParser, Status,
 };
 
-use crate::config::{Config, Role};
+use crate::config::{Config, Delivery, Role};
 use crate::connection::Connection;
 use crate::error::{Error, LocalError, ProtocolError};
 use crate::event::{Event, State, Utf8Bytes};
@@ -181,6 +181,26 @@ impl WsConnection {
             Phase::Open(conn) => conn.state(),
             Phase::Closed => State::Closed,
             _ => State::Connecting,
+        }
+    }
+
+    /// How data messages are delivered now (see [`Connection::delivery`]); during
+    /// the handshake, the delivery the connection will open with.
+    #[must_use]
+    pub fn delivery(&self) -> Delivery {
+        match &self.phase {
+            Phase::Open(conn) => conn.delivery(),
+            _ => self.config.delivery,
+        }
+    }
+
+    /// Switches how data messages are delivered, at the next message boundary (see
+    /// [`Connection::set_delivery`]); during the handshake, the delivery the
+    /// connection will open with.
+    pub fn set_delivery(&mut self, delivery: Delivery) {
+        match &mut self.phase {
+            Phase::Open(conn) => conn.set_delivery(delivery),
+            _ => self.config.delivery = delivery,
         }
     }
 

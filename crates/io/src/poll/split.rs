@@ -15,9 +15,9 @@ use std::task::Wake;
 
 use ferrosocket_proto::handshake::Request;
 
-use super::{AsyncTimer, Driver, Info, PollIo, PollStream, ReadState, send_fragments};
-use crate::{Error, Message, Response};
-use ferrosocket_proto::{CloseFrame, OpCode, State};
+use super::{AsyncTimer, Driver, Info, PollIo, PollStream, ReadState, Received, send_fragments};
+use crate::{Error, Incoming, Message, Response};
+use ferrosocket_proto::{CloseFrame, Delivery, OpCode, State};
 
 /// What both halves share.
 struct Shared<IO, T> {
@@ -133,6 +133,17 @@ impl<IO, T: AsyncTimer> PollReadHalf<IO, T> {
         self.shared.lock().core.state()
     }
 
+    /// How data messages are delivered now.
+    pub fn delivery(&self) -> Delivery {
+        self.shared.lock().core.delivery()
+    }
+
+    /// Switches how data messages are delivered at the next message boundary
+    /// ([`StreamCore::set_delivery`](crate::StreamCore::set_delivery)).
+    pub fn set_delivery(&self, delivery: Delivery) {
+        self.shared.lock().core.set_delivery(delivery);
+    }
+
     /// Whether `other` is the other half of the same stream.
     pub fn is_pair_of(&self, other: &PollWriteHalf<IO, T>) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
@@ -171,6 +182,13 @@ impl<IO, T: AsyncTimer> PollReadHalf<IO, T> {
 impl<IO: PollIo, T: AsyncTimer> PollReadHalf<IO, T> {
     /// `Stream::poll_next`: the next message.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        self.poll_received(cx)
+    }
+
+    fn poll_received<M: Received>(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<M, Error>>> {
         let shared = &*self.shared;
         shared.write_wakers.register(READER, cx.waker());
         let mut driver = shared.lock();
@@ -180,6 +198,21 @@ impl<IO: PollIo, T: AsyncTimer> PollReadHalf<IO, T> {
     /// The next message; `None` after the close (or an error). Cancel safe.
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
         poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// The next piece of a data message or whole message
+    /// ([`StreamCore::next_incoming`](crate::StreamCore::next_incoming)).
+    pub fn poll_recv_incoming(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Incoming, Error>>> {
+        self.poll_received(cx)
+    }
+
+    /// The next piece or whole message; `None` after the close (or an error).
+    /// Cancel safe.
+    pub async fn recv_incoming(&mut self) -> Option<Result<Incoming, Error>> {
+        poll_fn(|cx| self.poll_recv_incoming(cx)).await
     }
 }
 
