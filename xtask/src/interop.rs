@@ -6,7 +6,7 @@
 //! 2. Finds Chromium (`$FERROSOCKET_INTEROP_CHROMIUM`, else `chromium`,
 //!    `chromium-browser`, `google-chrome` on `PATH`); when none is found and we run
 //!    as root with apt-get, installs the Debian package `chromium`.
-//! 3. Runs `cargo test --release -p ferrosocket --features axum --test interop --test bomb --test
+//! 3. Runs `cargo test --release -p ferrosocket --features axum,smol,blocking --test interop --test bomb --test
 //!    chat_browser -- --include-ignored` with
 //!    `FERROSOCKET_INTEROP_PYTHONPATH` / `FERROSOCKET_INTEROP_CHROMIUM` set for what
 //!    was found; a failing test fails the run.
@@ -44,7 +44,7 @@ usage: cargo xtask interop [--no-install] [-- TEST-ARGS...]
 
 Installs the Python websockets package into target/interop/python (pip) and, as
 root, Chromium (apt-get install chromium) when missing, then runs
-  cargo test --release -p ferrosocket --features axum --test interop --test bomb --test chat_browser -- --include-ignored --nocapture --test-threads=1
+  cargo test --release -p ferrosocket --features axum,smol,blocking --test interop --test bomb --test chat_browser -- --include-ignored --nocapture --test-threads=1
 with FERROSOCKET_INTEROP_PYTHONPATH and FERROSOCKET_INTEROP_CHROMIUM set for the
 peers found (the peer tests are #[ignore]d in a plain cargo test).
 
@@ -113,9 +113,10 @@ pub(crate) fn run(args: &[String]) -> Result {
         "--release",
         "-p",
         "ferrosocket",
-        // chat_browser also runs the chat room mounted in axum (examples/axum_chat.rs).
+        // chat_browser also runs the chat room mounted in axum (examples/axum_chat.rs)
+        // and the chat example on smol and on threads.
         "--features",
-        "axum",
+        "axum,smol,blocking",
         "--test",
         "interop",
         "--test",

@@ -1,13 +1,15 @@
-//! The client side of the handler API on tokio: [`connect`] and the [`Client`]
-//! builder.
+//! The client side of the handler API, on every runtime: [`connect`] and the
+//! [`Client`] builder.
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use ferrosocket_io::poll::PollIo;
+use ferrosocket_io::{ClientOptions, Response, Sockets, WebSocketStream};
+#[cfg(feature = "tokio")]
 use tokio::task::JoinHandle;
 
 use crate::Error;
-use ferrosocket_tokio::ClientOptions;
 
 use super::context::Facts;
+use super::rt::{Addresses, Runtime};
 use super::{Context, Handler, Heartbeat, Manager};
 
 /// Connects to a `ws://`, `wss://` (feature `tls`) or `ws+unix://` URL and runs
@@ -16,6 +18,7 @@ use super::{Context, Handler, Heartbeat, Manager};
 /// # Errors
 ///
 /// As [`Client::connect`].
+#[cfg(feature = "tokio")]
 pub async fn connect<H: Handler>(url: &str, handler: H) -> Result<JoinHandle<H>, Error> {
     Client::new().connect(url, handler).await
 }
@@ -48,8 +51,7 @@ pub struct Client {
     options: ClientOptions,
     manager: Option<Manager>,
     heartbeat: Option<Heartbeat>,
-    #[cfg(feature = "tls")]
-    tls: Option<std::sync::Arc<ferrosocket_tokio::rustls::ClientConfig>>,
+    tls: ferrosocket_io::ClientTls,
 }
 
 impl Client {
@@ -84,11 +86,8 @@ impl Client {
     /// other roots.
     #[cfg(feature = "tls")]
     #[must_use]
-    pub fn tls_config(
-        mut self,
-        config: std::sync::Arc<ferrosocket_tokio::rustls::ClientConfig>,
-    ) -> Self {
-        self.tls = Some(config);
+    pub fn tls_config(mut self, config: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        self.tls = ferrosocket_io::ClientTls::new(config);
         self
     }
 
@@ -103,24 +102,67 @@ impl Client {
     ///
     /// Those of [`ferrosocket_tokio::connect_with`](ferrosocket_tokio::connect_with):
     /// then the handler never runs.
+    #[cfg(feature = "tokio")]
     pub async fn connect<H: Handler>(&self, url: &str, handler: H) -> Result<JoinHandle<H>, Error> {
-        let options = self.options.clone();
-        #[cfg(feature = "tls")]
-        let (ws, response) = match &self.tls {
-            Some(config) => {
-                ferrosocket_tokio::connect_tls_with(url, options, config.clone()).await?
-            }
-            None => ferrosocket_tokio::connect_with(url, options).await?,
-        };
-        #[cfg(not(feature = "tls"))]
-        let (ws, response) = ferrosocket_tokio::connect_with(url, options).await?;
-        let socket = ws.get_ref();
-        let facts = Facts {
-            local: socket.tcp().and_then(|tcp| tcp.local_addr().ok()),
-            remote: socket.tcp().and_then(|tcp| tcp.peer_addr().ok()),
-            secure: socket.is_secure(),
-        };
-        Ok(self.spawn(url, ws, response, facts, handler))
+        let (ws, response) = ferrosocket_io::connect::<ferrosocket_tokio::Tokio>(
+            url,
+            self.options.clone(),
+            &self.tls,
+        )
+        .await?;
+        let run = self.prepare::<crate::rt::Tokio, _, _>(url, ws, response, handler);
+        Ok(tokio::spawn(run))
+    }
+
+    /// As [`connect`](Self::connect), on smol (feature `smol`): the connection
+    /// runs in a task on smol's global executor.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect).
+    #[cfg(feature = "smol")]
+    pub async fn connect_smol<H: Handler>(
+        &self,
+        url: &str,
+        handler: H,
+    ) -> Result<smol::Task<H>, Error> {
+        let (ws, response) = ferrosocket_io::connect::<ferrosocket_futures::smol::Smol>(
+            url,
+            self.options.clone(),
+            &self.tls,
+        )
+        .await?;
+        let run = self.prepare::<crate::rt::Smol, _, _>(url, ws, response, handler);
+        Ok(smol::spawn(run))
+    }
+
+    /// As [`connect`](Self::connect), on threads (feature `blocking`; ws4py's
+    /// threaded client): connects and performs the handshake on the calling
+    /// thread, then runs the connection on a thread of its own (with a reader
+    /// and a writer thread under it), whose [`JoinHandle`](std::thread::JoinHandle)
+    /// gives the handler back once [`on_close`](Handler::on_close) has run.
+    /// `ws://` and `ws+unix://` only: `wss://` needs tokio or smol.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect); `wss://` fails with
+    /// [`Error::InvalidUrl`].
+    #[cfg(feature = "blocking")]
+    pub fn connect_blocking<H: Handler>(
+        &self,
+        url: &str,
+        handler: H,
+    ) -> Result<std::thread::JoinHandle<H>, Error> {
+        let (ws, response) = crate::threads::block_on(ferrosocket_io::connect::<
+            crate::rt::ThreadSockets,
+        >(
+            url, self.options.clone(), &self.tls
+        ))?;
+        let run = self.prepare::<crate::rt::Threads, _, _>(url, ws, response, handler);
+        std::thread::Builder::new()
+            .name("ferrosocket-client".into())
+            .spawn(move || crate::threads::block_on(run))
+            .map_err(Error::Io)
     }
 
     /// Runs `handler` over a `stream` already connected by the caller (through a
@@ -133,6 +175,7 @@ impl Client {
     ///
     /// Those of [`ferrosocket_tokio::client_async_with`]: then the handler never
     /// runs.
+    #[cfg(feature = "tokio")]
     pub async fn connect_stream<S, H>(
         &self,
         url: &str,
@@ -141,7 +184,7 @@ impl Client {
         handler: H,
     ) -> Result<JoinHandle<H>, Error>
     where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
         H: Handler,
     {
         let (ws, response) =
@@ -150,21 +193,45 @@ impl Client {
             secure,
             ..Facts::default()
         };
-        Ok(self.spawn(url, ws, response, facts, handler))
+        Ok(tokio::spawn(self.run::<crate::rt::Tokio, _, _>(
+            url, ws, response, facts, handler,
+        )))
     }
 
-    fn spawn<S, H>(
+    /// The connection's [`Context`] facts from the socket `connect` opened, then
+    /// the future that runs it.
+    fn prepare<R: Runtime, K: Sockets, H: Handler>(
         &self,
         url: &str,
-        ws: ferrosocket_tokio::WebSocketStream<S>,
-        response: ferrosocket_tokio::Response,
+        ws: WebSocketStream<
+            impl PollIo<Socket = ferrosocket_io::MaybeTlsStream<K>> + Send + 'static,
+            R::Timer,
+        >,
+        response: Response,
+        handler: H,
+    ) -> impl Future<Output = H> + Send + 'static
+    where
+        K::Tcp: crate::rt::Addresses,
+    {
+        let socket = ws.get_ref();
+        let facts = Facts {
+            local: socket.tcp().and_then(|tcp| tcp.local()),
+            remote: socket.tcp().and_then(|tcp| tcp.remote()),
+            secure: socket.is_secure(),
+        };
+        self.run::<R, _, _>(url, ws, response, facts, handler)
+    }
+
+    /// The future that runs `handler` over `ws` to its end.
+    fn run<R: Runtime, IO: PollIo + Send + 'static, H: Handler>(
+        &self,
+        url: &str,
+        mut ws: WebSocketStream<IO, R::Timer>,
+        response: Response,
         facts: Facts,
         mut handler: H,
-    ) -> JoinHandle<H>
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-        H: Handler,
-    {
+    ) -> impl Future<Output = H> + Send + 'static {
+        ws.set_timer(Some(R::timer()));
         let path = ferrosocket_io::parse_url(url)
             .map(|u| u.target().split('?').next().unwrap_or("/").to_owned())
             .unwrap_or_default();
@@ -174,9 +241,9 @@ impl Client {
         ctx.response_headers = Some(response.headers);
         ctx.facts = facts;
         let heartbeat = self.heartbeat;
-        tokio::spawn(async move {
-            super::driver::run(ws, &mut handler, ctx, registration, heartbeat).await;
+        async move {
+            super::driver::run::<R, IO>(ws, &mut handler, ctx, registration, heartbeat).await;
             handler
-        })
+        }
     }
 }

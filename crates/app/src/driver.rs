@@ -1,35 +1,42 @@
-//! The connection task on tokio: one poll loop over the socket, the queue of a
-//! [`Context`], the manager's mailbox and the heartbeat timer, calling the
-//! [`Handler`] between polls.
+//! The connection task, on every [`Runtime`]: one poll loop over the socket, the
+//! queue of a [`Context`], the manager's mailbox and the heartbeat timer,
+//! calling the [`Handler`] between polls.
 
-use std::future::poll_fn;
+use std::fs::File;
+use std::future::{Future, poll_fn};
+use std::io::{self, Read};
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use ferrosocket_delimit::{DataKind, DelimitError};
+use ferrosocket_io::WebSocketStream;
+use ferrosocket_io::poll::{AsyncTimer, PollIo};
 use futures_core::Stream;
 use futures_sink::Sink;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::{Instant, Sleep};
 
 use crate::{CloseCode, CloseFrame, Error, Message, OpCode};
-use ferrosocket_tokio::WebSocketStream;
 
 use super::context::{Outgoing, Phase};
 use super::manager::{Mail, Registration};
+use super::rt::Runtime;
 use super::{Context, Handler, Heartbeat};
 
 /// Reading pauses while this many writes are queued (back-pressure from a peer
 /// that reads slowly to the handler that writes).
 const MAX_QUEUED_BEFORE_READ: usize = 16;
 
-/// A file being streamed: what is left, and the chunk buffer (reused).
+/// A chunk read off the runtime's tasks: the file and buffer come back with it.
+type ChunkRead = Pin<Box<dyn Future<Output = (File, Vec<u8>, io::Result<usize>)> + Send>>;
+
+/// A file being streamed: what is left, the chunk buffer (reused), and the
+/// read in flight (the file and buffer are inside it meanwhile).
 struct FileJob {
-    file: tokio::fs::File,
+    file: Option<File>,
     remaining: u64,
     buf: Vec<u8>,
+    reading: Option<ChunkRead>,
     started: bool,
 }
 
@@ -47,15 +54,14 @@ enum Event {
 }
 
 /// Runs one open connection to its end; `on_connect` first, `on_close` last.
-pub(crate) async fn run<S>(
-    mut ws: WebSocketStream<S>,
+pub(crate) async fn run<R: Runtime, IO: PollIo>(
+    mut ws: WebSocketStream<IO, R::Timer>,
     handler: &mut dyn Handler,
     mut ctx: Context,
     registration: Registration,
     heartbeat: Option<Heartbeat>,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Send,
-{
+) {
+    let timer = R::timer();
     let captures = ctx.captures.clone();
     handler.on_connect(&mut ctx, &captures);
 
@@ -65,10 +71,9 @@ pub(crate) async fn run<S>(
     let mut read_turn = false;
     let mut end: Option<(CloseCode, String)> = None;
     // Heartbeat: the next ping, and the deadline of the oldest unanswered one.
-    let mut next_ping = heartbeat.map(|h| Instant::now() + h.interval);
-    let mut pong_deadline: Option<Instant> = None;
-    let mut sleep: Option<Pin<Box<Sleep>>> =
-        next_ping.map(|at| Box::pin(tokio::time::sleep_until(at)));
+    let mut next_ping = heartbeat.map(|h| timer.now() + h.interval);
+    let mut pong_deadline: Option<std::time::Instant> = None;
+    let mut sleep = next_ping.map(|at| timer.sleep_until(at));
 
     loop {
         if ctx.phase == Phase::Abort {
@@ -76,7 +81,7 @@ pub(crate) async fn run<S>(
             break;
         }
         let event = poll_fn(|cx| {
-            poll_event(
+            poll_event::<R, IO>(
                 cx,
                 &mut ws,
                 &mut ctx,
@@ -104,7 +109,7 @@ pub(crate) async fn run<S>(
                 mailbox.drain_into(&mut ctx.outbox, MAX_QUEUED_BEFORE_READ);
             }
             Event::Tick => {
-                let now = Instant::now();
+                let now = timer.now();
                 let Some(hb) = heartbeat else { continue };
                 if pong_deadline.is_some_and(|d| now >= d) {
                     tracing::info!(timeout = ?hb.timeout, "heartbeat: no pong in time; dropping the connection");
@@ -128,7 +133,7 @@ pub(crate) async fn run<S>(
                     (None, None) => now + Duration::from_secs(3600),
                 };
                 if let Some(sleep) = &mut sleep {
-                    sleep.as_mut().reset(wake);
+                    timer.reset(sleep, wake);
                 }
             }
             Event::Room => {
@@ -234,19 +239,16 @@ pub(crate) async fn run<S>(
 /// The next thing to do, in priority order: a close order, the heartbeat, the
 /// next write (if the socket has room), the drained notice, the next message.
 #[allow(clippy::too_many_arguments)]
-fn poll_event<S>(
+fn poll_event<R: Runtime, IO: PollIo>(
     cx: &mut TaskContext<'_>,
-    ws: &mut WebSocketStream<S>,
+    ws: &mut WebSocketStream<IO, R::Timer>,
     ctx: &mut Context,
     mailbox: &super::manager::Mailbox,
     file: &mut Option<FileJob>,
-    sleep: &mut Option<Pin<Box<Sleep>>>,
+    sleep: &mut Option<<R::Timer as AsyncTimer>::Sleep>,
     wrote: bool,
     read_turn: &mut bool,
-) -> Poll<Event>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+) -> Poll<Event> {
     let idle = ctx.outbox.is_empty() && file.is_none();
     match mailbox.poll(cx, idle && ctx.phase == Phase::Open) {
         Poll::Ready(Mail::Close(frame)) => return Poll::Ready(Event::Kill(frame)),
@@ -254,7 +256,7 @@ where
         Poll::Pending => {}
     }
     if let Some(sleep) = sleep
-        && sleep.as_mut().poll(cx).is_ready()
+        && Pin::new(sleep).poll(cx).is_ready()
     {
         return Poll::Ready(Event::Tick);
     }
@@ -270,7 +272,7 @@ where
             Poll::Ready(Ok(())) => {
                 *read_turn = true;
                 if let Some(job) = file {
-                    return poll_file(cx, job);
+                    return poll_file::<R>(cx, job);
                 }
                 return Poll::Ready(Event::Room);
             }
@@ -293,10 +295,10 @@ where
     Poll::Pending
 }
 
-fn poll_read<S>(cx: &mut TaskContext<'_>, ws: &mut WebSocketStream<S>) -> Poll<Event>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+fn poll_read<IO: PollIo, T: AsyncTimer>(
+    cx: &mut TaskContext<'_>,
+    ws: &mut WebSocketStream<IO, T>,
+) -> Poll<Event> {
     Pin::new(ws).poll_next(cx).map(|next| match next {
         Some(Ok(message)) => Event::Received(message),
         Some(Err(e)) => Event::Failed(e),
@@ -304,32 +306,44 @@ where
     })
 }
 
-/// Reads the next chunk of a file being sent (none for what is left being 0).
-fn poll_file(cx: &mut TaskContext<'_>, job: &mut FileJob) -> Poll<Event> {
-    let want = usize::try_from(job.remaining)
-        .unwrap_or(usize::MAX)
-        .min(job.buf.len());
-    if want == 0 {
-        return Poll::Ready(Event::FileChunk(0));
+/// Reads the next chunk of a file being sent (none for what is left being 0),
+/// with the runtime's [`unblock`](Runtime::unblock).
+fn poll_file<R: Runtime>(cx: &mut TaskContext<'_>, job: &mut FileJob) -> Poll<Event> {
+    if job.reading.is_none() {
+        let want = usize::try_from(job.remaining)
+            .unwrap_or(usize::MAX)
+            .min(job.buf.len());
+        if want == 0 {
+            return Poll::Ready(Event::FileChunk(0));
+        }
+        let (Some(mut file), mut buf) = (job.file.take(), std::mem::take(&mut job.buf)) else {
+            return Poll::Ready(Event::FileFailed);
+        };
+        job.reading = Some(Box::pin(R::unblock(move || {
+            let read = file.read(&mut buf[..want]);
+            (file, buf, read)
+        })));
     }
-    let mut buf = ReadBuf::new(&mut job.buf[..want]);
-    match Pin::new(&mut job.file).poll_read(cx, &mut buf) {
-        Poll::Ready(Ok(())) => Poll::Ready(Event::FileChunk(buf.filled().len())),
-        Poll::Ready(Err(_)) => Poll::Ready(Event::FileFailed),
-        Poll::Pending => Poll::Pending,
-    }
+    let Some(reading) = &mut job.reading else {
+        return Poll::Pending;
+    };
+    let (file, buf, read) = std::task::ready!(reading.as_mut().poll(cx));
+    job.reading = None;
+    job.file = Some(file);
+    job.buf = buf;
+    Poll::Ready(match read {
+        Ok(n) => Event::FileChunk(n),
+        Err(_) => Event::FileFailed,
+    })
 }
 
 /// Queues one outgoing item in the stream's core (there is room).
-fn queue<S>(
-    ws: &mut WebSocketStream<S>,
+fn queue<IO: PollIo, T: AsyncTimer>(
+    ws: &mut WebSocketStream<IO, T>,
     ctx: &mut Context,
     file: &mut Option<FileJob>,
     next: Outgoing,
-) -> Result<(), ()>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+) -> Result<(), ()> {
     let core = ws.core_mut();
     match next {
         Outgoing::Message(message) => core.send(message).map_err(drop),
@@ -369,9 +383,10 @@ where
             len,
         } => {
             *file = Some(FileJob {
-                file: tokio::fs::File::from_std(std_file),
+                file: Some(std_file),
                 remaining: len,
                 buf: vec![0; ctx.file_chunk],
+                reading: None,
                 started: false,
             });
             Ok(())
@@ -381,10 +396,11 @@ where
 
 /// A queued write could not be sent (invalid text fragments, an unreadable
 /// file): the message cannot be finished, so the connection closes with 1011.
-fn fail_write<S>(ws: &mut WebSocketStream<S>, ctx: &mut Context, file: &mut Option<FileJob>)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+fn fail_write<IO: PollIo, T: AsyncTimer>(
+    ws: &mut WebSocketStream<IO, T>,
+    ctx: &mut Context,
+    file: &mut Option<FileJob>,
+) {
     *file = None;
     ctx.outbox.clear();
     if ctx.phase == Phase::Open {

@@ -23,9 +23,12 @@
 //! an example.
 
 #![forbid(unsafe_code)]
-// Without a runtime feature nothing drives a connection yet: the driver's half of
+// Without a runtime feature nothing drives a connection: the driver's half of
 // the runtime-neutral types is unused.
-#![cfg_attr(not(feature = "tokio"), allow(dead_code, unused_imports))]
+#![cfg_attr(
+    not(any(feature = "tokio", feature = "smol", feature = "blocking")),
+    allow(dead_code, unused_imports, unused_macros)
+)]
 
 // The engine's types, as `crate::Message` etc. for the modules.
 use ferrosocket_io::{Error, Message, StreamConfig};
@@ -40,14 +43,12 @@ mod route;
 
 #[cfg(feature = "axum")]
 pub mod axum;
-#[cfg(feature = "tokio")]
 mod client;
+mod driver;
+pub mod rt;
+mod server;
 #[cfg(feature = "blocking")]
 mod threads;
-#[cfg(feature = "tokio")]
-mod driver;
-#[cfg(feature = "tokio")]
-mod server;
 
 pub use context::{Context, Fragment, WriteError};
 pub use handler::{Handler, Handshake, HandshakeRequest, HandshakeResponse, Pending};
@@ -55,9 +56,9 @@ pub use manager::{Broadcast, ConnectionId, Manager, QueueFull};
 pub use plain::{HttpRequest, HttpResponse};
 pub use route::{Capture, Captures, Pattern, PatternError};
 
+pub use client::Client;
 #[cfg(feature = "tokio")]
-pub use client::{Client, connect};
-#[cfg(feature = "tokio")]
+pub use client::connect;
 pub use server::{Server, ServerBuilder};
 
 pub use ferrosocket_delimit as delimit;

@@ -105,6 +105,7 @@ pub(crate) trait Addresses {
     fn remote(&self) -> Option<SocketAddr>;
 }
 
+#[cfg(any(feature = "tokio", feature = "smol"))]
 macro_rules! addresses {
     ($tcp:ty) => {
         impl Addresses for $tcp {
@@ -467,7 +468,7 @@ impl Runtime for Threads {
 futures_socket!(Threads);
 
 #[cfg(feature = "blocking")]
-pub use crate::threads::{ThreadListener, ThreadStream};
+pub use crate::threads::{Sleep as ThreadSleep, ThreadListener, ThreadStream, ThreadTimer};
 
 #[cfg(feature = "blocking")]
 impl sealed::Sealed for ThreadListener {}
@@ -478,5 +479,68 @@ impl Listener for ThreadListener {
     served_as_accepted!(ThreadStream);
     async fn accept(&self) -> io::Result<Accepted<Self::Raw>> {
         poll_fn(|cx| ThreadListener::poll_accept(self, cx)).await
+    }
+}
+
+/// The threaded runtime's sockets, as the engine's `connect` opens them for
+/// [`Client::connect_blocking`](crate::Client::connect_blocking): `ws://` and
+/// `ws+unix://` (TLS needs tokio or smol).
+#[cfg(feature = "blocking")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ThreadSockets;
+
+#[cfg(feature = "blocking")]
+impl ferrosocket_io::Sockets for ThreadSockets {
+    type Tcp = ThreadStream;
+    type Tls = ferrosocket_io::NoSocket;
+    type Unix = ThreadStream;
+
+    fn tls_tcp(tls: &ferrosocket_io::NoSocket) -> &ThreadStream {
+        match *tls {}
+    }
+}
+
+#[cfg(feature = "blocking")]
+impl ferrosocket_io::Runtime for ThreadSockets {
+    type Timer = crate::threads::ThreadTimer;
+    type Io = ferrosocket_io::FuturesIo<ferrosocket_io::MaybeTlsStream<Self>>;
+
+    fn timer() -> Option<Self::Timer> {
+        Some(crate::threads::ThreadTimer)
+    }
+
+    // Blocking connects: this runs in `block_on` on the caller's thread.
+    async fn connect_tcp(authority: &str) -> io::Result<ThreadStream> {
+        ThreadStream::tcp(std::net::TcpStream::connect(authority)?)
+    }
+
+    #[cfg(unix)]
+    async fn connect_unix(path: &str) -> io::Result<ThreadStream> {
+        ThreadStream::unix(std::os::unix::net::UnixStream::connect(path)?)
+    }
+
+    #[cfg(not(unix))]
+    async fn connect_unix(_: &str) -> io::Result<ThreadStream> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    async fn connect_tls(
+        text: &str,
+        _: &ferrosocket_proto::handshake::Url,
+        _: &ferrosocket_io::ClientTls,
+    ) -> Result<ferrosocket_io::NoSocket, crate::Error> {
+        Err(crate::Error::InvalidUrl(format!(
+            "{text}: the threaded client has no TLS; use Client::connect (tokio) or connect_smol"
+        )))
+    }
+}
+
+#[cfg(feature = "blocking")]
+impl Addresses for ThreadStream {
+    fn local(&self) -> Option<SocketAddr> {
+        self.local_addr()
+    }
+    fn remote(&self) -> Option<SocketAddr> {
+        self.peer_addr()
     }
 }

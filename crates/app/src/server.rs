@@ -1,12 +1,12 @@
-//! The [`Server`] on tokio: routes, the plain-HTTP fallback, listening, graceful
-//! shutdown.
+//! The [`Server`], on every [`Runtime`]: routes, the plain-HTTP fallback,
+//! listening, graceful shutdown.
 
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::task::{Context as TaskContext, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use std::convert::Infallible;
@@ -14,22 +14,20 @@ use std::pin::pin;
 use std::sync::Mutex;
 
 use bytes::Bytes;
+use ferrosocket_io::WebSocketStream;
+use ferrosocket_io::poll::{AsyncTimer, PollIo};
 use ferrosocket_io::upgrade::Upgrade;
-use ferrosocket_tokio::WebSocketStream;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::{CloseCode, Reject, Request, StreamConfig};
 
 use super::context::Facts;
 use super::plain::internal_error;
+use super::rt::{HyperTimer, Listener, Runtime, Socket, within};
 use super::{
     Context, Handler, Handshake, HandshakeRequest, HandshakeResponse, Heartbeat, HttpRequest,
     HttpResponse, Manager, Pattern,
@@ -160,7 +158,6 @@ impl ServerBuilder {
 
     /// The server.
     pub fn build(self) -> Server {
-        let (shutdown, _) = watch::channel(false);
         Server {
             inner: Arc::new(Inner {
                 routes: self.routes,
@@ -171,17 +168,20 @@ impl ServerBuilder {
                 max_head: self.max_head,
                 max_body: self.max_body,
                 stopping: AtomicBool::new(false),
-                shutdown,
+                stop: event_listener::Event::new(),
             }),
         }
     }
 }
 
-/// A WebSocket server with routes and a plain-HTTP fallback, on tokio.
+/// A WebSocket server with routes and a plain-HTTP fallback, on any
+/// [`Runtime`].
 ///
 /// Build it with [`Server::builder`], run it with [`serve`](Self::serve) on a
-/// listener (or [`serve_unix`](Self::serve_unix), or
-/// [`serve_connection`](Self::serve_connection) for one socket of your own), or
+/// listener (tokio's, smol's, or a [`ThreadListener`](crate::rt::ThreadListener)
+/// for threads: the listener picks the runtime; [`serve_blocking`](Self::serve_blocking)
+/// takes a `std::net::TcpListener`), or
+/// [`serve_connection`](Self::serve_connection) for one socket of your own, or
 /// mount it in another hyper or axum server ([`handle`](Self::handle), and with
 /// the `axum` feature `Server::service` and the `axum::WebSocketUpgrade`
 /// extractor), stop it with [`shutdown`](Self::shutdown). Cloning gives another handle to the same
@@ -212,7 +212,8 @@ struct Inner {
     max_head: usize,
     max_body: usize,
     stopping: AtomicBool,
-    shutdown: watch::Sender<bool>,
+    /// Notified when `stopping` becomes true.
+    stop: event_listener::Event,
 }
 
 impl Inner {
@@ -274,85 +275,118 @@ impl Server {
     /// too, at once.
     pub fn shutdown(&self) {
         self.inner.stopping.store(true, Ordering::SeqCst);
-        self.inner.shutdown.send_replace(true);
+        self.inner.stop.notify(usize::MAX);
         self.inner
             .manager
             .close_all(CloseCode::GOING_AWAY, "server shutting down");
     }
 
-    /// Accepts TCP connections on `listener` until [`shutdown`](Self::shutdown),
-    /// each on its own task (`TCP_NODELAY` on).
+    /// Accepts connections on `listener` until [`shutdown`](Self::shutdown), each
+    /// on its own task (`TCP_NODELAY` on), on the listener's runtime: a
+    /// `tokio::net::TcpListener` or `UnixListener` (feature `tokio`), a
+    /// `smol::net::TcpListener` or `unix::UnixListener` (feature `smol`), a
+    /// [`ThreadListener`](crate::rt::ThreadListener) (feature `blocking`; see
+    /// [`serve_blocking`](Self::serve_blocking)).
     ///
     /// # Errors
     ///
     /// None so far: accept errors (e.g. out of file descriptors) are retried
     /// after a short pause.
-    pub async fn serve(&self, listener: TcpListener) -> io::Result<()> {
+    pub async fn serve<L: Listener>(&self, listener: L) -> io::Result<()> {
         self.serve_with(listener).await
     }
 
-    /// Accepts connections on a Unix socket until [`shutdown`](Self::shutdown).
+    /// Accepts connections on a Unix socket until [`shutdown`](Self::shutdown):
+    /// the same as [`serve`](Self::serve).
     ///
     /// # Errors
     ///
     /// As [`serve`](Self::serve).
     #[cfg(unix)]
-    pub async fn serve_unix(&self, listener: tokio::net::UnixListener) -> io::Result<()> {
+    pub async fn serve_unix<L: Listener>(&self, listener: L) -> io::Result<()> {
         self.serve_with(listener).await
     }
 
+    /// Serves `listener` on threads (feature `blocking`), blocking the calling
+    /// thread until [`shutdown`](Self::shutdown) (called from a handler or
+    /// another thread): one thread per connection, with a reader and a writer
+    /// thread under it (see [`Threads`](crate::rt::Threads)). No async runtime is
+    /// involved; handlers are the same as on tokio or smol.
+    ///
+    /// # Errors
+    ///
+    /// Starting the accept thread failed.
+    #[cfg(feature = "blocking")]
+    pub fn serve_blocking(&self, listener: std::net::TcpListener) -> io::Result<()> {
+        let listener = crate::rt::ThreadListener::tcp(listener)?;
+        crate::threads::block_on(self.serve_with(listener))
+    }
+
     /// Accepts TCP connections on `listener` and serves them over TLS with
-    /// `acceptor` (feature `tls`) until [`shutdown`](Self::shutdown): `wss://` and
-    /// `https://` beside each other, [`Context::is_secure`] true. The TLS handshake
-    /// runs on the connection's task, bounded by the handshake timeout.
+    /// `acceptor` (features `tokio` and `tls`) until [`shutdown`](Self::shutdown):
+    /// `wss://` and `https://` beside each other, [`Context::is_secure`] true.
+    /// The TLS handshake runs on the connection's task, bounded by the handshake
+    /// timeout.
     ///
     /// # Errors
     ///
     /// As [`serve`](Self::serve).
-    #[cfg(feature = "tls")]
+    #[cfg(all(feature = "tokio", feature = "tls"))]
     pub async fn serve_tls(
         &self,
-        listener: TcpListener,
+        listener: tokio::net::TcpListener,
         acceptor: ferrosocket_tokio::tokio_rustls::TlsAcceptor,
     ) -> io::Result<()> {
         self.serve_with(TlsListener { listener, acceptor }).await
     }
 
     async fn serve_with<L: Listener>(&self, listener: L) -> io::Result<()> {
-        let mut tasks = JoinSet::new();
-        let mut stop = self.inner.shutdown.subscribe();
+        let timer = <L::Runtime as Runtime>::timer();
+        let live = Arc::new(Live::default());
         loop {
-            if *stop.borrow_and_update() {
+            // Listening before checking: a `shutdown` in between still wakes us.
+            let stopping = self.inner.stop.listen();
+            if self.is_shutting_down() {
                 break;
             }
-            tokio::select! {
-                biased;
-                _ = stop.changed() => continue,
-                Some(joined) = tasks.join_next(), if !tasks.is_empty() => report_panic(joined),
-                accepted = std::future::poll_fn(|cx| listener.poll_accept(cx)) => match accepted {
-                    Ok((socket, local, remote)) => {
-                        let server = self.clone();
-                        let start = listener.start(socket);
-                        tasks.spawn(async move {
-                            let limit = server.inner.config.protocol.handshake_timeout;
-                            let started = match limit {
-                                Some(limit) => tokio::time::timeout(limit, start)
-                                    .await
-                                    .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())),
-                                None => start.await,
-                            };
-                            if let Ok(stream) = started {
-                                server.serve_stream(stream, local, remote, L::SECURE).await;
-                            }
-                        });
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed; retrying in 20 ms");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                },
+            let mut stopping = pin!(stopping);
+            let mut accept = pin!(listener.accept());
+            let accepted = std::future::poll_fn(|cx| {
+                if stopping.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                accept.as_mut().poll(cx).map(Some)
+            })
+            .await;
+            match accepted {
+                None => break,
+                Some(Ok((socket, local, remote))) => {
+                    let server = self.clone();
+                    let start = listener.start(socket);
+                    let guard = live.enter();
+                    <L::Runtime as Runtime>::spawn(async move {
+                        let _guard = guard;
+                        let timer = <L::Runtime as Runtime>::timer();
+                        let started = match server.inner.config.protocol.handshake_timeout {
+                            Some(limit) => within(&timer, timer.now() + limit, start)
+                                .await
+                                .unwrap_or_else(|| Err(io::ErrorKind::TimedOut.into())),
+                            None => start.await,
+                        };
+                        if let Ok(stream) = started {
+                            server
+                                .serve_stream::<L::Runtime, _>(stream, local, remote, L::SECURE)
+                                .await;
+                        }
+                    });
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "accept failed; retrying in 20 ms");
+                    timer.sleep(Duration::from_millis(20)).await;
+                }
             }
         }
+        drop(listener);
         self.inner
             .manager
             .close_all(CloseCode::GOING_AWAY, "server shutting down");
@@ -363,66 +397,74 @@ impl Server {
             .close_timeout
             .unwrap_or(Duration::from_secs(5))
             + Duration::from_secs(1);
-        let _ = tokio::time::timeout(grace, async {
-            while let Some(joined) = tasks.join_next().await {
-                report_panic(joined);
-            }
-        })
-        .await;
-        tasks.shutdown().await;
+        let _ = within(&timer, timer.now() + grace, live.ended()).await;
         Ok(())
     }
 
-    /// Serves one connection already accepted (any socket: TCP, Unix, TLS...):
-    /// plain HTTP or WebSocket, to its end. `local` and `remote` are what
+    /// Serves one tokio socket already accepted (any socket: TCP, Unix, TLS...):
+    /// plain HTTP or WebSocket, to its end (feature `tokio`). `local` and `remote` are what
     /// [`Context::local_addr`] and [`Context::remote_addr`] report.
+    #[cfg(feature = "tokio")]
     pub async fn serve_connection<S>(
         &self,
         socket: S,
         local: Option<SocketAddr>,
         remote: Option<SocketAddr>,
     ) where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        S: Socket<crate::rt::Tokio>,
     {
-        self.serve_stream(socket, local, remote, false).await;
+        self.serve_stream::<crate::rt::Tokio, _>(socket, local, remote, false)
+            .await;
     }
 
     /// As [`serve_connection`](Self::serve_connection), for a socket that is
     /// encrypted (TLS) or not: what [`Context::is_secure`] reports.
+    #[cfg(feature = "tokio")]
     pub async fn serve_connection_secure<S>(
         &self,
         socket: S,
         local: Option<SocketAddr>,
         remote: Option<SocketAddr>,
     ) where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        S: Socket<crate::rt::Tokio>,
     {
-        self.serve_stream(socket, local, remote, true).await;
+        self.serve_stream::<crate::rt::Tokio, _>(socket, local, remote, true)
+            .await;
     }
 
-    async fn serve_stream<S>(
+    /// As [`serve_connection_secure`](Self::serve_connection_secure), on runtime
+    /// `R`: e.g. `serve_connection_on::<Smol, _>` for a futures-io socket (smol's,
+    /// async-std's, a TLS stream of futures-rustls).
+    pub async fn serve_connection_on<R: Runtime, S: Socket<R>>(
         &self,
         socket: S,
         local: Option<SocketAddr>,
         remote: Option<SocketAddr>,
         secure: bool,
-    ) where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        self.serve_in_span(socket, local, remote, secure)
+    ) {
+        self.serve_stream::<R, S>(socket, local, remote, secure)
+            .await;
+    }
+
+    async fn serve_stream<R: Runtime, S: Socket<R>>(
+        &self,
+        socket: S,
+        local: Option<SocketAddr>,
+        remote: Option<SocketAddr>,
+        secure: bool,
+    ) {
+        self.serve_in_span::<R, S>(socket, local, remote, secure)
             .instrument(connection_span(remote, secure))
             .await;
     }
 
-    async fn serve_in_span<S>(
+    async fn serve_in_span<R: Runtime, S: Socket<R>>(
         &self,
         socket: S,
         local: Option<SocketAddr>,
         remote: Option<SocketAddr>,
         secure: bool,
-    ) where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
+    ) {
         let inner = &self.inner;
         let facts = Facts {
             local,
@@ -438,7 +480,7 @@ impl Server {
                 let server = server.clone();
                 let upgraded = upgraded.clone();
                 async move {
-                    let (response, upgrading) = server.answer(request, facts).await;
+                    let (response, upgrading) = server.answer::<R, _>(request, facts).await;
                     if let Some(upgrading) = upgrading
                         && let Ok(mut slot) = upgraded.lock()
                     {
@@ -449,16 +491,25 @@ impl Server {
             })
         };
         let mut http = http1::Builder::new();
-        http.timer(hyper_util::rt::TokioTimer::new())
+        http.timer(HyperTimer(R::timer()))
             .header_read_timeout(inner.head_limit())
             .max_buf_size(inner.max_head.max(MIN_HEAD));
         let connection = http
-            .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
+            .serve_connection(socket.into_hyper(), service)
             .with_upgrades();
         let mut connection = pin!(connection);
-        let served = tokio::select! {
-            served = connection.as_mut() => served,
-            () = stopped(inner.shutdown.subscribe()) => {
+        let stopping = inner.stop.listen();
+        let mut stopping = pin!(stopping);
+        let early = std::future::poll_fn(|cx| {
+            if self.is_shutting_down() || stopping.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            connection.as_mut().poll(cx).map(Some)
+        })
+        .await;
+        let served = match early {
+            Some(served) => served,
+            None => {
                 connection.as_mut().graceful_shutdown();
                 connection.await
             }
@@ -475,22 +526,18 @@ impl Server {
         };
         // The socket itself when hyper gives it back as it was (no dynamic
         // dispatch per read and write), else hyper's `Upgraded`.
-        match socket.downcast::<hyper_util::rt::TokioIo<S>>() {
+        match socket.downcast::<S::Hyper>() {
             Ok(parts) => {
-                let ws = WebSocketStream::from_upgrade(
-                    parts.io.into_inner(),
+                let ws = WebSocketStream::<S::Engine, R::Timer>::from_upgrade(
+                    S::from_hyper(parts.io),
                     upgrading.upgrade,
                     &parts.read_buf,
                 );
-                self.run(ws, upgrading.handler, upgrading.captures, facts)
+                self.run::<R, _>(ws, upgrading.handler, upgrading.captures, facts)
                     .await;
             }
-            Err(socket) => {
-                let socket = hyper_util::rt::TokioIo::new(socket);
-                let ws = WebSocketStream::from_upgrade(socket, upgrading.upgrade, &[]);
-                self.run(ws, upgrading.handler, upgrading.captures, facts)
-                    .await;
-            }
+            // hyper gives back the socket it was given, always so far.
+            Err(_) => tracing::error!("hyper handed over another socket than it was given"),
         }
     }
 
@@ -524,6 +571,7 @@ impl Server {
     ///     .ok();
     /// # }
     /// ```
+    #[cfg(feature = "tokio")]
     pub async fn handle<B>(&self, request: http::Request<B>) -> http::Response<Full<Bytes>>
     where
         B: hyper::body::Body + Send + 'static,
@@ -542,6 +590,7 @@ impl Server {
 
     /// As [`handle`](Self::handle), with what the connection's [`Context`]
     /// reports: the local and remote addresses and whether it is encrypted.
+    #[cfg(feature = "tokio")]
     pub async fn handle_with<B>(
         &self,
         request: http::Request<B>,
@@ -560,7 +609,10 @@ impl Server {
             secure,
         };
         let span = connection_span(remote, secure);
-        let (response, upgrading) = self.answer(request, facts).instrument(span.clone()).await;
+        let (response, upgrading) = self
+            .answer::<crate::rt::Tokio, _>(request, facts)
+            .instrument(span.clone())
+            .await;
         if let Some(upgrading) = upgrading {
             let server = self.clone();
             tokio::spawn(
@@ -570,9 +622,18 @@ impl Server {
                         return;
                     };
                     let socket = hyper_util::rt::TokioIo::new(socket);
-                    let ws = WebSocketStream::from_upgrade(socket, upgrading.upgrade, &[]);
+                    let ws = ferrosocket_tokio::WebSocketStream::from_upgrade(
+                        socket,
+                        upgrading.upgrade,
+                        &[],
+                    );
                     server
-                        .run(ws, upgrading.handler, upgrading.captures, facts)
+                        .run::<crate::rt::Tokio, _>(
+                            ws,
+                            upgrading.handler,
+                            upgrading.captures,
+                            facts,
+                        )
                         .await;
                 }
                 .instrument(span),
@@ -584,7 +645,7 @@ impl Server {
     /// Answers one request: an upgrade through a route's handler, anything else
     /// through the fallback. An accepted upgrade comes back with what runs the
     /// connection once the socket is handed over.
-    async fn answer<B>(
+    async fn answer<R: Runtime, B>(
         &self,
         request: http::Request<B>,
         facts: Facts,
@@ -595,9 +656,9 @@ impl Server {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         if !ferrosocket_proto::handshake::is_websocket_upgrade(request.headers()) {
-            return (self.fallback(request).await, None);
+            return (self.fallback::<R, _>(request).await, None);
         }
-        match self.upgrade(request, facts).await {
+        match self.upgrade::<R, _>(request, facts).await {
             Ok((response, upgrading)) => (response, Some(upgrading)),
             // A refused upgrade ends the connection, as the engine's own accept does.
             Err(mut refused) => {
@@ -611,7 +672,7 @@ impl Server {
 
     /// Answers an upgrade request (`Upgrade: websocket`): the `101` and what runs
     /// the connection, or the refusal.
-    async fn upgrade<B>(
+    async fn upgrade<R: Runtime, B>(
         &self,
         mut request: http::Request<B>,
         facts: Facts,
@@ -662,20 +723,19 @@ impl Server {
         };
         let mut decision = handler.on_handshake(&handshake, &mut answer);
         let limit = inner.head_limit();
-        let deadline = tokio::time::Instant::now() + limit;
+        let timer = R::timer();
+        let deadline = timer.now() + limit;
         let (status, body) = loop {
             match decision {
                 Handshake::Accept => break (101, Vec::new()),
                 Handshake::Reject(status, body) => break (status, body),
-                Handshake::Wait(pending) => {
-                    match tokio::time::timeout_at(deadline, pending).await {
-                        Ok(next) => decision = next,
-                        Err(_) => {
-                            tracing::warn!(?limit, "handshake check timed out: 503");
-                            break (503, b"handshake check timed out\n".to_vec());
-                        }
+                Handshake::Wait(pending) => match within(&timer, deadline, pending).await {
+                    Some(next) => decision = next,
+                    None => {
+                        tracing::warn!(?limit, "handshake check timed out: 503");
+                        break (503, b"handshake check timed out\n".to_vec());
                     }
-                }
+                },
             }
         };
         if status != 101 {
@@ -717,7 +777,10 @@ impl Server {
 
     /// A plain request: its body (bounded by the limit and the handshake
     /// timeout), then the fallback's answer.
-    async fn fallback<B>(&self, request: http::Request<B>) -> http::Response<Full<Bytes>>
+    async fn fallback<R: Runtime, B>(
+        &self,
+        request: http::Request<B>,
+    ) -> http::Response<Full<Bytes>>
     where
         B: hyper::body::Body + Send + 'static,
         B::Data: Send,
@@ -735,11 +798,12 @@ impl Server {
         }
         let body = Limited::new(body, inner.max_body).collect();
         let limit = inner.head_limit();
-        let body = match tokio::time::timeout(limit, body).await {
-            Ok(Ok(body)) => body.to_bytes(),
-            Ok(Err(e)) if e.is::<LengthLimitError>() => return too_large(),
-            Ok(Err(_)) => return HttpResponse::new(400).into_http(),
-            Err(_) => return HttpResponse::new(408).into_http(),
+        let timer = R::timer();
+        let body = match within(&timer, timer.now() + limit, body).await {
+            Some(Ok(body)) => body.to_bytes(),
+            Some(Err(e)) if e.is::<LengthLimitError>() => return too_large(),
+            Some(Err(_)) => return HttpResponse::new(400).into_http(),
+            None => return HttpResponse::new(408).into_http(),
         };
         let request = HttpRequest::from_parts(&parts, body);
         let response = fallback(&request);
@@ -754,15 +818,14 @@ impl Server {
 
     /// Runs an upgraded connection: registered with the manager, driven until it
     /// ends.
-    async fn run<S>(
+    async fn run<R: Runtime, IO: PollIo + Send>(
         &self,
-        ws: WebSocketStream<S>,
+        mut ws: WebSocketStream<IO, R::Timer>,
         mut handler: Box<dyn Handler>,
         captures: super::Captures,
         facts: Facts,
-    ) where
-        S: AsyncRead + AsyncWrite + Unpin + Send,
-    {
+    ) {
+        ws.set_timer(Some(R::timer()));
         let inner = &self.inner;
         let registration = inner.manager.register();
         if self.is_shutting_down() {
@@ -780,7 +843,7 @@ impl Server {
         ctx.request = request;
         ctx.captures = captures;
         ctx.facts = facts;
-        super::driver::run(ws, &mut *handler, ctx, registration, inner.heartbeat).await;
+        super::driver::run::<R, IO>(ws, &mut *handler, ctx, registration, inner.heartbeat).await;
     }
 }
 
@@ -814,104 +877,72 @@ fn handshake_refusal(
         .map(|body| Full::new(Bytes::from(body)))
 }
 
-/// A listening socket the server can accept on.
-trait Listener: Send {
-    /// What `accept` gives.
-    type Socket: Send + 'static;
-    /// What is served: the socket, or TLS over it.
-    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
-    /// Whether `Stream` is encrypted.
-    const SECURE: bool;
-    fn poll_accept(&self, cx: &mut TaskContext<'_>) -> Poll<io::Result<Accepted<Self::Socket>>>;
-    /// Turns an accepted socket into the stream to serve (the TLS handshake), on
-    /// the connection's task.
-    fn start(
-        &self,
-        socket: Self::Socket,
-    ) -> impl Future<Output = io::Result<Self::Stream>> + Send + 'static;
-}
-
-/// A socket and its local and remote addresses.
-type Accepted<S> = (S, Option<SocketAddr>, Option<SocketAddr>);
-
-fn accept_tcp(
-    listener: &TcpListener,
-    cx: &mut TaskContext<'_>,
-) -> Poll<io::Result<Accepted<tokio::net::TcpStream>>> {
-    listener.poll_accept(cx).map_ok(|(tcp, remote)| {
-        let _ = tcp.set_nodelay(true);
-        let local = tcp.local_addr().ok();
-        (tcp, local, Some(remote))
-    })
-}
-
-impl Listener for TcpListener {
-    type Socket = tokio::net::TcpStream;
-    type Stream = tokio::net::TcpStream;
-    const SECURE: bool = false;
-    fn poll_accept(&self, cx: &mut TaskContext<'_>) -> Poll<io::Result<Accepted<Self::Socket>>> {
-        accept_tcp(self, cx)
-    }
-    fn start(
-        &self,
-        socket: Self::Socket,
-    ) -> impl Future<Output = io::Result<Self::Stream>> + Send + 'static {
-        std::future::ready(Ok(socket))
-    }
-}
-
-#[cfg(unix)]
-impl Listener for tokio::net::UnixListener {
-    type Socket = tokio::net::UnixStream;
-    type Stream = tokio::net::UnixStream;
-    const SECURE: bool = false;
-    fn poll_accept(&self, cx: &mut TaskContext<'_>) -> Poll<io::Result<Accepted<Self::Socket>>> {
-        tokio::net::UnixListener::poll_accept(self, cx).map_ok(|(socket, _)| (socket, None, None))
-    }
-    fn start(
-        &self,
-        socket: Self::Socket,
-    ) -> impl Future<Output = io::Result<Self::Stream>> + Send + 'static {
-        std::future::ready(Ok(socket))
-    }
-}
-
 /// TCP with TLS on top.
-#[cfg(feature = "tls")]
+#[cfg(all(feature = "tokio", feature = "tls"))]
 struct TlsListener {
-    listener: TcpListener,
+    listener: tokio::net::TcpListener,
     acceptor: ferrosocket_tokio::tokio_rustls::TlsAcceptor,
 }
 
-#[cfg(feature = "tls")]
+#[cfg(all(feature = "tokio", feature = "tls"))]
+impl super::rt::sealed::Sealed for TlsListener {}
+
+#[cfg(all(feature = "tokio", feature = "tls"))]
 impl Listener for TlsListener {
-    type Socket = tokio::net::TcpStream;
+    type Runtime = crate::rt::Tokio;
+    type Raw = tokio::net::TcpStream;
     type Stream = ferrosocket_tokio::tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
     const SECURE: bool = true;
-    fn poll_accept(&self, cx: &mut TaskContext<'_>) -> Poll<io::Result<Accepted<Self::Socket>>> {
-        accept_tcp(&self.listener, cx)
+    fn accept(&self) -> impl Future<Output = io::Result<super::rt::Accepted<Self::Raw>>> + Send {
+        Listener::accept(&self.listener)
     }
     fn start(
         &self,
-        socket: Self::Socket,
+        socket: Self::Raw,
     ) -> impl Future<Output = io::Result<Self::Stream>> + Send + 'static {
         self.acceptor.accept(socket)
+    }
+}
+
+/// The connection tasks still running, for the graceful end of `serve`.
+#[derive(Default)]
+struct Live {
+    count: AtomicUsize,
+    none_left: event_listener::Event,
+}
+
+/// One running connection task of a [`Live`].
+struct LiveGuard(Arc<Live>);
+
+impl Live {
+    fn enter(self: &Arc<Self>) -> LiveGuard {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        LiveGuard(self.clone())
+    }
+
+    /// Completes once no connection task is left.
+    async fn ended(&self) {
+        loop {
+            let listener = self.none_left.listen();
+            if self.count.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            listener.await;
+        }
+    }
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.none_left.notify(usize::MAX);
+        }
     }
 }
 
 /// How long a kept-alive plain HTTP connection may wait for its next request
 /// when no handshake timeout is configured.
 const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(15);
-
-/// Logs a connection task that panicked (a handler callback that panicked):
-/// only that connection ends.
-fn report_panic(joined: Result<(), tokio::task::JoinError>) {
-    if let Err(e) = joined
-        && e.is_panic()
-    {
-        tracing::error!(error = %e, "a connection's task panicked (in a handler callback?)");
-    }
-}
 
 /// `Connection: close`, on answers after which the connection ends.
 static CLOSE: http::HeaderValue = http::HeaderValue::from_static("close");
@@ -923,11 +954,6 @@ fn too_large() -> http::Response<Full<Bytes>> {
         .headers_mut()
         .insert(http::header::CONNECTION, CLOSE.clone());
     response
-}
-
-/// Completes once the server is shutting down.
-async fn stopped(mut stop: watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stopping| *stopping).await;
 }
 
 /// hyper's smallest read buffer, so the smallest head limit.

@@ -1,11 +1,16 @@
-//! A chat room: `cargo run --release -p ferrosocket --example chat [ADDRESS]`,
-//! then open <http://127.0.0.1:9000/> in a few browser tabs.
+//! A chat room: `cargo run --release -p ferrosocket --example chat [ADDRESS]
+//! [--runtime tokio|smol|blocking]`, then open <http://127.0.0.1:9000/> in a few
+//! browser tabs. (`smol` and `blocking` need the facade's `smol` and `blocking`
+//! features: `--features smol,blocking`.)
 //!
 //! The page is served by the plain-HTTP fallback (404 for any other path); it
 //! connects to the WebSocket route `/chat/<name>`, whose capture is the
 //! participant's name. Each text message is broadcast to everyone as
 //! `name: message` through the server's manager, which never lets a slow
 //! participant hold the others up.
+//!
+//! The same `Server` and the same handler run on each runtime: only the
+//! listener (and who drives it) changes.
 
 use ferrosocket::app::{HttpResponse, Server};
 
@@ -13,12 +18,17 @@ use ferrosocket::app::{HttpResponse, Server};
 mod chat_room;
 use chat_room::{PAGE, Participant};
 
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
+fn main() -> std::io::Result<()> {
     chat_room::init_logging();
-    let address = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:9000".to_owned());
+    let mut address = "127.0.0.1:9000".to_owned();
+    let mut runtime = "tokio".to_owned();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--runtime" => runtime = args.next().unwrap_or_default(),
+            _ => address = arg,
+        }
+    }
     let server = Server::builder()
         .route("/chat/<name>", Participant::new)
         .fallback(|request| match request.path() {
@@ -26,7 +36,32 @@ async fn main() -> std::io::Result<()> {
             _ => HttpResponse::not_found(),
         })
         .build();
-    let listener = tokio::net::TcpListener::bind(&address).await?;
-    println!("chat on http://{}/", listener.local_addr()?);
-    server.serve(listener).await
+    match runtime.as_str() {
+        "tokio" => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(async {
+                let listener = tokio::net::TcpListener::bind(&address).await?;
+                println!("chat on http://{}/ (tokio)", listener.local_addr()?);
+                server.serve(listener).await
+            }),
+        #[cfg(feature = "smol")]
+        "smol" => smol::block_on(async {
+            let listener = smol::net::TcpListener::bind(&address).await?;
+            println!("chat on http://{}/ (smol)", listener.local_addr()?);
+            server.serve(listener).await
+        }),
+        #[cfg(feature = "blocking")]
+        "blocking" => {
+            let listener = std::net::TcpListener::bind(&address)?;
+            println!("chat on http://{}/ (threads)", listener.local_addr()?);
+            server.serve_blocking(listener)
+        }
+        other => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "--runtime {other}: this build has tokio, smol (feature smol), blocking (feature blocking)"
+            ),
+        )),
+    }
 }

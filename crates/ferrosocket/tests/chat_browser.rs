@@ -1,6 +1,7 @@
-//! End to end: the real chat example (`examples/chat.rs`, and with the `axum`
-//! feature `examples/axum_chat.rs`, the same room mounted in axum) as a child
-//! process, and two pages of one headless Chromium chatting through it.
+//! End to end: the real chat example (`examples/chat.rs` on tokio, and with the
+//! `smol` and `blocking` features on smol and on threads; with the `axum` feature
+//! `examples/axum_chat.rs`, the same room mounted in axum) as a child process, and
+//! two pages of one headless Chromium chatting through it.
 //!
 //! The browser is driven with the Chrome DevTools Protocol over its WebSocket,
 //! which our own tokio client connects to: `Target.createTarget` opens the two
@@ -84,7 +85,16 @@ fn chromium() -> Result<PathBuf, String> {
 
 /// Builds the chat example `example` (with `features`) in this test's profile
 /// and returns its binary.
-fn build_chat(example: &str, features: &[&str]) -> PathBuf {
+fn build_chat(example: &str) -> PathBuf {
+    // The features this test was built with, for every example: one build.
+    let features: Vec<&str> = [
+        (cfg!(feature = "axum"), "axum"),
+        (cfg!(feature = "smol"), "smol"),
+        (cfg!(feature = "blocking"), "blocking"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
     let exe = std::env::current_exe().unwrap();
     // target/<profile>/deps/chat_browser-<hash>
     let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_owned();
@@ -124,10 +134,12 @@ fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-/// Starts the chat example on `port` and waits until it accepts connections.
-fn start_chat(binary: &Path, port: u16) -> Guard {
+/// Starts the chat example on `port` with `args` and waits until it accepts
+/// connections.
+fn start_chat(binary: &Path, port: u16, args: &[&str]) -> Guard {
     let child = Command::new(binary)
         .arg(format!("127.0.0.1:{port}"))
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -413,7 +425,23 @@ fn has_line(log: &str, line: &str) -> bool {
 #[test]
 #[ignore = "needs Chromium: `cargo xtask interop` runs it"]
 fn two_pages_chat_through_the_example() {
-    two_pages_chat_through("chat", &[]);
+    two_pages_chat_through("chat", &["--runtime", "tokio"]);
+}
+
+/// The same example and handler on smol.
+#[cfg(feature = "smol")]
+#[test]
+#[ignore = "needs Chromium: `cargo xtask interop` runs it"]
+fn two_pages_chat_through_the_example_on_smol() {
+    two_pages_chat_through("chat", &["--runtime", "smol"]);
+}
+
+/// The same example and handler on threads (no async runtime).
+#[cfg(feature = "blocking")]
+#[test]
+#[ignore = "needs Chromium: `cargo xtask interop` runs it"]
+fn two_pages_chat_through_the_example_on_threads() {
+    two_pages_chat_through("chat", &["--runtime", "blocking"]);
 }
 
 /// The same room mounted in axum: the page from an axum route, the WebSocket
@@ -422,17 +450,17 @@ fn two_pages_chat_through_the_example() {
 #[test]
 #[ignore = "needs Chromium: `cargo xtask interop` runs it"]
 fn two_pages_chat_through_the_axum_example() {
-    two_pages_chat_through("axum_chat", &["axum"]);
+    two_pages_chat_through("axum_chat", &[]);
 }
 
-fn two_pages_chat_through(example: &str, features: &[&str]) {
+fn two_pages_chat_through(example: &str, args: &[&str]) {
     let Some(chromium) = common::require_peer("headless Chromium (chat)", chromium()) else {
         return;
     };
     let started = Instant::now();
-    let binary = build_chat(example, features);
+    let binary = build_chat(example);
     let port = free_port();
-    let _chat = start_chat(&binary, port);
+    let _chat = start_chat(&binary, port, args);
     let page_url = format!("http://127.0.0.1:{port}/");
     let (mut browser, devtools, browser_log) = start_chromium(&chromium);
     println!(
