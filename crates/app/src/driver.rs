@@ -10,10 +10,10 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use ferrosocket_delimit::Mode;
 use ferrosocket_delimit::{DataKind, DelimitError};
-use ferrosocket_io::WebSocketStream;
 use ferrosocket_io::poll::{AsyncTimer, PollIo};
-use futures_core::Stream;
+use ferrosocket_io::{Delivery, Incoming, WebSocketStream};
 use futures_sink::Sink;
 
 use crate::{CloseCode, CloseFrame, Error, Message, OpCode};
@@ -49,6 +49,8 @@ enum Event {
     FileFailed,
     Drained,
     Received(Message),
+    /// A piece of a data message (streaming delivery).
+    Piece(DataKind, Bytes, bool),
     Failed(Error),
     End,
 }
@@ -64,6 +66,7 @@ pub(crate) async fn run<R: Runtime, IO: PollIo>(
     let timer = R::timer();
     let captures = ctx.captures.clone();
     handler.on_connect(&mut ctx, &captures);
+    follow_mode(&mut ws, &ctx);
 
     let mailbox = registration.mailbox.clone();
     let mut file: Option<FileJob> = None;
@@ -179,9 +182,19 @@ pub(crate) async fn run<R: Runtime, IO: PollIo>(
                     handler.on_write(&mut ctx);
                 }
             }
+            Event::Piece(kind, data, fin) => {
+                deliver(handler, &mut ctx, kind, data, fin);
+                follow_mode(&mut ws, &ctx);
+            }
             Event::Received(message) => match message {
-                Message::Text(text) => deliver(handler, &mut ctx, DataKind::Text, text.into()),
-                Message::Binary(data) => deliver(handler, &mut ctx, DataKind::Binary, data),
+                Message::Text(text) => {
+                    deliver(handler, &mut ctx, DataKind::Text, text.into(), true);
+                    follow_mode(&mut ws, &ctx);
+                }
+                Message::Binary(data) => {
+                    deliver(handler, &mut ctx, DataKind::Binary, data, true);
+                    follow_mode(&mut ws, &ctx);
+                }
                 Message::Ping(_) => {} // answered by the stream
                 Message::Pong(payload) => {
                     pong_deadline = None;
@@ -299,8 +312,15 @@ fn poll_read<IO: PollIo, T: AsyncTimer>(
     cx: &mut TaskContext<'_>,
     ws: &mut WebSocketStream<IO, T>,
 ) -> Poll<Event> {
-    Pin::new(ws).poll_next(cx).map(|next| match next {
-        Some(Ok(message)) => Event::Received(message),
+    ws.poll_next_incoming(cx).map(|next| match next {
+        Some(Ok(Incoming::Message(message))) => Event::Received(message),
+        Some(Ok(Incoming::Data { kind, data, fin })) => {
+            let kind = match kind {
+                ferrosocket_io::DataKind::Text => DataKind::Text,
+                ferrosocket_io::DataKind::Binary => DataKind::Binary,
+            };
+            Event::Piece(kind, data, fin)
+        }
         Some(Err(e)) => Event::Failed(e),
         None => Event::End,
     })
@@ -411,12 +431,13 @@ fn fail_write<IO: PollIo, T: AsyncTimer>(
 }
 
 /// Hands received data to the read delimiter and its items to `on_read`.
-fn deliver(handler: &mut dyn Handler, ctx: &mut Context, kind: DataKind, data: Bytes) {
+/// `fin`: the data ends its message.
+fn deliver(handler: &mut dyn Handler, ctx: &mut Context, kind: DataKind, data: Bytes, fin: bool) {
     if ctx.phase != Phase::Open {
         return; // closing: incoming data is dropped
     }
     // A refused push is reported by `next_item` as the overflow.
-    let _ = ctx.reader.push_bytes(kind, data, true);
+    let _ = ctx.reader.push_bytes(kind, data, fin);
     while ctx.phase == Phase::Open {
         match ctx.reader.next_item() {
             None => break,
@@ -432,5 +453,21 @@ fn deliver(handler: &mut dyn Handler, ctx: &mut Context, kind: DataKind, data: B
                 }
             }
         }
+    }
+}
+
+/// Receives whole messages while the read delimiter takes whole messages (bounded
+/// by the protocol's `max_message_size`), and pieces as they arrive for every
+/// other mode, which then cuts its items from the streamed data (bounded by its
+/// buffer cap): a 32 MiB message read in `Mode::Chunks` or by lines never sits
+/// whole in memory. The stream switches at the next message boundary.
+fn follow_mode<IO: PollIo, T: AsyncTimer>(ws: &mut WebSocketStream<IO, T>, ctx: &Context) {
+    let wanted = if matches!(ctx.reader.mode(), Mode::EntireMessage) {
+        Delivery::Assembled
+    } else {
+        Delivery::Streaming
+    };
+    if ws.delivery() != wanted {
+        ws.set_delivery(wanted);
     }
 }
