@@ -198,6 +198,42 @@ impl Client {
         )))
     }
 
+    /// As [`connect_stream`](Self::connect_stream), on any runtime `R`: the
+    /// handshake for `url` over `stream` (a tokio socket under
+    /// [`Tokio`](crate::rt::Tokio), a futures-io one under
+    /// [`Smol`](crate::rt::Smol) or [`Threads`](crate::rt::Threads): smol's,
+    /// async-std's, a [`ThreadStream`](crate::rt::ThreadStream), a proxy's
+    /// tunnel), bounded by the handshake timeout with `R`'s timer; then the
+    /// future that runs `handler` on the connection and gives it back once
+    /// [`on_close`](Handler::on_close) has run. Spawn it on `R` (or `block_on`
+    /// it on a thread of its own).
+    ///
+    /// # Errors
+    ///
+    /// Those of the handshake ([`Error::Rejected`], [`Error::Handshake`],
+    /// [`Error::Timeout`], [`Error::Io`]): then the handler never runs.
+    pub async fn connect_stream_on<R, S, H>(
+        &self,
+        url: &str,
+        stream: S,
+        secure: bool,
+        handler: H,
+    ) -> Result<impl Future<Output = H> + Send + 'static, Error>
+    where
+        R: Runtime,
+        S: crate::rt::Socket<R>,
+        H: Handler,
+    {
+        let io = <S::Engine as PollIo>::from_socket(stream);
+        let (ws, response) =
+            ferrosocket_io::client(url, io, self.options.clone(), Some(R::timer())).await?;
+        let facts = Facts {
+            secure,
+            ..Facts::default()
+        };
+        Ok(self.run::<R, _, _>(url, ws, response, facts, handler))
+    }
+
     /// The connection's [`Context`] facts from the socket `connect` opened, then
     /// the future that runs it.
     fn prepare<R: Runtime, K: Sockets, H: Handler>(

@@ -172,9 +172,15 @@ fn next<T>(rx: &Receiver<T>) -> T {
     rx.recv_timeout(WAIT).expect("nothing came in time")
 }
 
-/// How a runtime connects a client: the handshake's result, then a way to wait
-/// for the handler back.
-type Connect = dyn Fn(&str, Client, Bot) -> Result<Box<dyn FnOnce() -> Bot>, ferrosocket::Error>;
+/// How a runtime connects a client to a URL (or, with `Some(addr)`, over a TCP
+/// stream the test connected to `addr` itself: `Client::connect_stream_on`):
+/// the handshake's result, then a way to wait for the handler back.
+type Connect = dyn Fn(
+    &str,
+    Option<SocketAddr>,
+    Client,
+    Bot,
+) -> Result<Box<dyn FnOnce() -> Bot>, ferrosocket::Error>;
 
 /// The scenario, for a server already serving on `addr`; `serving` waits for
 /// `serve` to return.
@@ -211,6 +217,7 @@ fn scenario(
     let started = Instant::now();
     let refused = connect(
         &format!("ws://{addr}/room/eve"),
+        None,
         Client::new(),
         Bot {
             name: "eve",
@@ -228,6 +235,7 @@ fn scenario(
     // Two members: each one's broadcast reaches both.
     let b = connect(
         &format!("ws://{addr}/room/b"),
+        None,
         with_token(),
         Bot {
             name: "b",
@@ -239,6 +247,7 @@ fn scenario(
     assert_eq!(next(&got), ("b", "b: hello from b".to_owned()));
     let a = connect(
         &format!("ws://{addr}/room/a"),
+        None,
         with_token(),
         Bot {
             name: "a",
@@ -282,9 +291,11 @@ fn scenario(
         }
     }
 
-    // Shutdown: a connected member gets 1001, and serve returns.
+    // Shutdown: a connected member (over a stream the test connected) gets 1001,
+    // and serve returns.
     let c = connect(
         &format!("ws://{addr}/room/c"),
+        Some(addr),
         with_token(),
         Bot {
             name: "c",
@@ -313,6 +324,7 @@ fn background<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Box<
 #[cfg(feature = "smol")]
 #[test]
 fn on_smol() {
+    use ferrosocket::app::rt::Smol;
     let (seen_tx, seen) = channel();
     let server = server(seen_tx);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -322,8 +334,17 @@ fn on_smol() {
         let server = server.clone();
         move || smol::block_on(server.serve(listener))
     });
-    let connect: &Connect = &|url, client, bot| {
-        let task = smol::block_on(client.connect_smol(url, bot))?;
+    let connect: &Connect = &|url, over, client, bot| {
+        let task = match over {
+            None => smol::block_on(client.connect_smol(url, bot))?,
+            Some(addr) => smol::block_on(async {
+                let tcp = smol::net::TcpStream::connect(addr).await?;
+                let run = client
+                    .connect_stream_on::<Smol, _, _>(url, tcp, false, bot)
+                    .await?;
+                Ok::<_, ferrosocket::Error>(smol::spawn(run))
+            })?,
+        };
         Ok(Box::new(move || {
             smol::block_on(async {
                 smol::future::or(async { Some(task.await) }, async {
@@ -338,9 +359,10 @@ fn on_smol() {
     scenario(&server, addr, &seen, serving, connect);
 }
 
-#[cfg(feature = "blocking")]
+#[cfg(all(feature = "blocking", feature = "smol"))]
 #[test]
 fn on_threads() {
+    use ferrosocket::app::rt::{ThreadStream, Threads};
     let (seen_tx, seen) = channel();
     let server = server(seen_tx);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -349,8 +371,19 @@ fn on_threads() {
         let server = server.clone();
         move || server.serve_blocking(listener)
     });
-    let connect: &Connect = &|url, client, bot| {
-        let thread = client.connect_blocking(url, bot)?;
+    let connect: &Connect = &|url, over, client, bot| {
+        let thread = match over {
+            None => client.connect_blocking(url, bot)?,
+            Some(addr) => {
+                let tcp = ThreadStream::tcp(TcpStream::connect(addr)?)?;
+                // Any executor drives the handshake: the socket's own threads do
+                // the I/O.
+                let run = smol::block_on(
+                    client.connect_stream_on::<Threads, _, _>(url, tcp, false, bot),
+                )?;
+                std::thread::spawn(move || smol::block_on(run))
+            }
+        };
         Ok(Box::new(move || {
             let (tx, rx) = channel();
             std::thread::spawn(move || {
