@@ -266,11 +266,8 @@ impl IntoResponse for UpgradeRejection {
                 .to_http_response()
                 .map(axum::body::Body::from)
                 .into_response(),
-            Self::NotUpgradable => (
-                http::StatusCode::UPGRADE_REQUIRED,
-                [(http::header::UPGRADE, "websocket")],
-                "this connection cannot be upgraded\n",
-            )
+            Self::NotUpgradable => crate::plain::not_upgradable()
+                .map(axum::body::Body::from)
                 .into_response(),
         }
     }

@@ -180,6 +180,20 @@ impl HttpResponse {
 }
 
 /// The answer to a response that could not be sent as it was.
+/// 426 for an upgrade the HTTP server cannot perform (a connection not served
+/// `with_upgrades`, or HTTP/2), the same from the server and from the axum
+/// extractor.
+pub(crate) fn not_upgradable() -> http::Response<Bytes> {
+    let mut response =
+        http::Response::new(Bytes::from_static(b"this connection cannot be upgraded\n"));
+    *response.status_mut() = http::StatusCode::UPGRADE_REQUIRED;
+    response.headers_mut().insert(
+        http::header::UPGRADE,
+        http::HeaderValue::from_static("websocket"),
+    );
+    response
+}
+
 pub(crate) fn internal_error() -> http::Response<Full<Bytes>> {
     let mut response = http::Response::new(Full::new(Bytes::from_static(b"invalid response\n")));
     *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;

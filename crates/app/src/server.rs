@@ -694,12 +694,7 @@ impl Server {
                 status = 426,
                 "upgrade refused: the HTTP server cannot upgrade this connection"
             );
-            let mut refused = HttpResponse::new(426).into_http();
-            refused.headers_mut().insert(
-                http::header::UPGRADE,
-                http::HeaderValue::from_static("websocket"),
-            );
-            return Err(refused);
+            return Err(super::plain::not_upgradable().map(Full::new));
         };
         let Some((route, captures)) = inner
             .routes
