@@ -128,6 +128,8 @@ pub struct Context {
     pub(crate) facts: Facts,
     /// Size of the file chunks of [`write_file`](Self::write_file).
     pub(crate) file_chunk: usize,
+    /// Bytes the socket had not taken yet when the callback began.
+    pub(crate) unsent: usize,
 }
 
 /// What a connection knows of its socket, for its [`Context`] and, on a server,
@@ -205,6 +207,7 @@ impl Context {
             captures: Captures::default(),
             facts: Facts::default(),
             file_chunk: 64 * 1024,
+            unsent: 0,
         }
     }
 
@@ -352,6 +355,24 @@ impl Context {
     pub(crate) fn pong_received(&mut self, payload: &[u8]) -> Option<Instant> {
         let at = self.pings.iter().position(|(p, _)| p[..] == *payload)?;
         self.pings.remove(at).map(|(_, sent)| sent)
+    }
+
+    /// Bytes written but not yet taken by the socket (Node ws' `bufferedAmount`):
+    /// the messages and pings queued here, plus what the connection's write
+    /// buffer held when this callback began. Fragments and files count as they
+    /// are sent, not ahead. Use it to pace a producer: write more from
+    /// [`Handler::on_write`](super::Handler::on_write) when it is low.
+    pub fn buffered_amount(&self) -> usize {
+        let queued: usize = self
+            .outbox
+            .iter()
+            .map(|item| match item {
+                Outgoing::Message(m) => m.as_payload().len(),
+                Outgoing::Ping(p) => p.len(),
+                _ => 0,
+            })
+            .sum();
+        queued + self.unsent
     }
 
     /// Starts the closing handshake with `code` and `reason` (cut to 123 bytes)

@@ -7,7 +7,6 @@ use std::future::{Future, poll_fn};
 use std::io::{self, Read};
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use ferrosocket_delimit::Mode;
@@ -22,6 +21,9 @@ use super::context::{Outgoing, Phase};
 use super::manager::{Mail, Registration};
 use super::rt::Runtime;
 use super::{Context, Handler, Heartbeat};
+
+/// Messages handled in a row before the connection's task yields to the others.
+const READ_BATCH: u32 = 32;
 
 /// Reading pauses while this many writes are queued (back-pressure from a peer
 /// that reads slowly to the handler that writes).
@@ -76,13 +78,37 @@ pub(crate) async fn run<R: Runtime, IO: PollIo>(
     // Heartbeat: the next ping, and the deadline of the oldest unanswered one.
     let mut next_ping = heartbeat.map(|h| timer.now() + h.interval);
     let mut pong_deadline: Option<std::time::Instant> = None;
+    // The close: bounded from when it was asked for (by the handler, the manager
+    // or the peer), whatever was queued before it.
+    let close_timeout = ws.core_mut().config().protocol.close_timeout;
+    let mut close_deadline: Option<std::time::Instant> = None;
     let mut sleep = next_ping.map(|at| timer.sleep_until(at));
+    // Messages handled in a row: after a batch the task lets others run, so one
+    // producer's burst does not hold back the recipients' writers.
+    let mut reads_in_row = 0u32;
 
     loop {
         if ctx.phase == Phase::Abort {
             end.get_or_insert((CloseCode::ABNORMAL, "closed locally".into()));
             break;
         }
+        if ctx.phase != Phase::Open
+            && close_deadline.is_none()
+            && let Some(limit) = close_timeout
+        {
+            let at = timer.now() + limit;
+            close_deadline = Some(at);
+            rearm(
+                &timer,
+                &mut sleep,
+                [next_ping, pong_deadline, close_deadline],
+            );
+        }
+        if reads_in_row >= READ_BATCH {
+            reads_in_row = 0;
+            yield_now().await;
+        }
+        ctx.unsent = ws.write_buffer_len();
         let event = poll_fn(|cx| {
             poll_event::<R, IO>(
                 cx,
@@ -96,6 +122,9 @@ pub(crate) async fn run<R: Runtime, IO: PollIo>(
             )
         })
         .await;
+        if let Event::Received(_) | Event::Piece(..) = event {
+            reads_in_row += 1;
+        }
         match event {
             Event::Kill(frame) => {
                 ctx.outbox.clear();
@@ -113,7 +142,19 @@ pub(crate) async fn run<R: Runtime, IO: PollIo>(
             }
             Event::Tick => {
                 let now = timer.now();
-                let Some(hb) = heartbeat else { continue };
+                if close_deadline.is_some_and(|d| now >= d) {
+                    tracing::info!(timeout = ?close_timeout, "the close did not finish in time; dropping the connection");
+                    end.get_or_insert((CloseCode::ABNORMAL, "close timed out".into()));
+                    break;
+                }
+                let Some(hb) = heartbeat else {
+                    rearm(
+                        &timer,
+                        &mut sleep,
+                        [next_ping, pong_deadline, close_deadline],
+                    );
+                    continue;
+                };
                 if pong_deadline.is_some_and(|d| now >= d) {
                     tracing::info!(timeout = ?hb.timeout, "heartbeat: no pong in time; dropping the connection");
                     end = Some((CloseCode::ABNORMAL, "heartbeat: no pong in time".into()));
@@ -129,15 +170,11 @@ pub(crate) async fn run<R: Runtime, IO: PollIo>(
                     }
                     next_ping = Some(now + hb.interval);
                 }
-                let wake = match (next_ping, pong_deadline) {
-                    (Some(a), Some(b)) => a.min(b),
-                    (Some(a), None) => a,
-                    (None, Some(b)) => b,
-                    (None, None) => now + Duration::from_secs(3600),
-                };
-                if let Some(sleep) = &mut sleep {
-                    timer.reset(sleep, wake);
-                }
+                rearm(
+                    &timer,
+                    &mut sleep,
+                    [next_ping, pong_deadline, close_deadline],
+                );
             }
             Event::Room => {
                 if file.is_some() {
@@ -197,8 +234,12 @@ pub(crate) async fn run<R: Runtime, IO: PollIo>(
                 }
                 Message::Ping(_) => {} // answered by the stream
                 Message::Pong(payload) => {
-                    pong_deadline = None;
                     let rtt = ctx.pong_received(&payload).map(|sent| sent.elapsed());
+                    // Only a pong that answers a ping of ours shows the peer is
+                    // alive: unsolicited pongs do not keep a dead peer.
+                    if rtt.is_some() {
+                        pong_deadline = None;
+                    }
                     if ctx.phase != Phase::Closed {
                         handler.on_pong(&mut ctx, payload, rtt);
                     }
@@ -470,4 +511,33 @@ fn follow_mode<IO: PollIo, T: AsyncTimer>(ws: &mut WebSocketStream<IO, T>, ctx: 
     if ws.delivery() != wanted {
         ws.set_delivery(wanted);
     }
+}
+
+/// Moves (or makes) the timer's sleep to the earliest of `deadlines`.
+fn rearm<T: AsyncTimer>(
+    timer: &T,
+    sleep: &mut Option<T::Sleep>,
+    deadlines: [Option<std::time::Instant>; 3],
+) {
+    let Some(wake) = deadlines.into_iter().flatten().min() else {
+        return;
+    };
+    match sleep {
+        Some(sleep) => timer.reset(sleep, wake),
+        None => *sleep = Some(timer.sleep_until(wake)),
+    }
+}
+
+/// Lets the runtime run other tasks before this one goes on.
+async fn yield_now() {
+    let mut yielded = false;
+    poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await;
 }

@@ -52,7 +52,7 @@ mod threads;
 
 pub use context::{Context, Fragment, WriteError};
 pub use handler::{Handler, Handshake, HandshakeRequest, HandshakeResponse, Pending};
-pub use manager::{Broadcast, ConnectionId, Manager, QueueFull};
+pub use manager::{Backpressure, Broadcast, ConnectionId, Manager, QueueFull};
 pub use plain::{HttpRequest, HttpResponse};
 pub use route::{Capture, Captures, Pattern, PatternError};
 

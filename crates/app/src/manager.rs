@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context as TaskContext, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use crate::{CloseCode, CloseFrame, Message};
 
@@ -31,8 +32,9 @@ impl fmt::Display for ConnectionId {
     }
 }
 
-/// What a [`Manager`] does with a connection whose queue is full when a message
-/// is broadcast or sent to it: the peer reads slower than messages come.
+/// What a [`Manager`] does with a connection that stayed behind: over its
+/// [`Backpressure::budget`] for longer than [`Backpressure::grace`], or over
+/// [`Backpressure::limit`] at all, when a message is broadcast or sent to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum QueueFull {
@@ -79,16 +81,74 @@ pub struct Manager {
 struct Inner {
     conns: Mutex<HashMap<ConnectionId, Arc<Mailbox>>>,
     next_id: AtomicU64,
-    capacity: usize,
-    policy: QueueFull,
+    backpressure: Backpressure,
+}
+
+/// How a [`Manager`] tells a slow consumer from a busy moment (uWebSockets'
+/// `maxBackpressure`, with a grace time): a connection may have up to
+/// [`budget`](Self::budget) bytes queued that its socket has not taken; over
+/// it, it gets [`grace`](Self::grace) to catch up, and only a connection still
+/// over budget after that (or ever over [`limit`](Self::limit), which bounds
+/// memory) meets the [`policy`](Self::policy). A burst of messages from one
+/// producer therefore never costs prompt readers their connection: their
+/// queues drain as soon as their tasks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Backpressure {
+    /// Bytes of queued messages (payloads) a connection may hold without counting
+    /// as behind. Default 1 MiB.
+    pub budget: usize,
+    /// How long a connection may stay over the budget. Default 5 s.
+    pub grace: Duration,
+    /// Bytes over which the policy applies at once. Default 16 MiB.
+    pub limit: usize,
+    /// What happens then. Default [`QueueFull::Close`] (1008).
+    pub policy: QueueFull,
+}
+
+impl Default for Backpressure {
+    fn default() -> Self {
+        Self {
+            budget: 1 << 20,
+            grace: Duration::from_secs(5),
+            limit: 16 << 20,
+            policy: QueueFull::Close,
+        }
+    }
+}
+
+impl Backpressure {
+    /// A budget of `budget` bytes and a grace of `grace`, the limit 16 times the
+    /// budget, [`QueueFull::Close`].
+    pub fn new(budget: usize, grace: Duration) -> Self {
+        Self {
+            budget,
+            grace,
+            limit: budget.saturating_mul(16),
+            policy: QueueFull::Close,
+        }
+    }
+
+    /// Sets [`limit`](Self::limit) (at least the budget).
+    #[must_use]
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit.max(self.budget);
+        self
+    }
+
+    /// Sets [`policy`](Self::policy).
+    #[must_use]
+    pub fn policy(mut self, policy: QueueFull) -> Self {
+        self.policy = policy;
+        self
+    }
 }
 
 impl fmt::Debug for Manager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Manager")
             .field("len", &self.len())
-            .field("capacity", &self.inner.capacity)
-            .field("policy", &self.inner.policy)
+            .field("backpressure", &self.inner.backpressure)
             .finish()
     }
 }
@@ -106,20 +166,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Manager {
     /// Queues of 256 messages, [`QueueFull::Close`].
     pub fn new() -> Self {
-        Self::with_queue(256, QueueFull::Close)
+        Self::with_backpressure(Backpressure::default())
     }
 
-    /// Queues of `capacity` messages (at least 1) per connection, and what to do
-    /// when one is full.
-    pub fn with_queue(capacity: usize, policy: QueueFull) -> Self {
+    /// A manager judging slow consumers by `backpressure`.
+    pub fn with_backpressure(backpressure: Backpressure) -> Self {
         Self {
             inner: Arc::new(Inner {
                 conns: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(1),
-                capacity: capacity.max(1),
-                policy,
+                backpressure,
             }),
         }
+    }
+
+    /// How slow consumers are judged.
+    pub fn backpressure(&self) -> Backpressure {
+        self.inner.backpressure
     }
 
     /// How many connections are live.
@@ -185,15 +248,21 @@ impl Manager {
     }
 
     fn deliver(&self, mailbox: &Mailbox, message: Message) -> Delivered {
-        if mailbox.try_push(message, self.inner.capacity) {
+        let bp = &self.inner.backpressure;
+        let Err(queued) = mailbox.try_push(message, bp) else {
             return Delivered::Queued;
-        }
-        match self.inner.policy {
-            QueueFull::Skip => Delivered::Skipped,
+        };
+        match bp.policy {
+            QueueFull::Skip => {
+                tracing::debug!(queued, budget = bp.budget, "slow consumer: message skipped");
+                Delivered::Skipped
+            }
             QueueFull::Close => {
                 tracing::warn!(
-                    capacity = self.inner.capacity,
-                    "slow consumer: message queue full; closing it with 1008"
+                    queued,
+                    budget = bp.budget,
+                    grace = ?bp.grace,
+                    "slow consumer: over its budget too long; closing it with 1008"
                 );
                 mailbox.kill(close_frame(
                     CloseCode::POLICY_VIOLATION,
@@ -226,7 +295,7 @@ impl Manager {
     /// Adds a connection; it is removed when the [`Registration`] is dropped.
     pub(crate) fn register(&self) -> Registration {
         let id = ConnectionId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
-        let mailbox = Arc::new(Mailbox::default());
+        let mailbox = Arc::new(Mailbox::new(self.inner.backpressure.budget));
         lock(&self.inner.conns).insert(id, Arc::clone(&mailbox));
         Registration {
             manager: self.clone(),
@@ -281,14 +350,20 @@ impl Drop for Registration {
 
 /// One connection's queue: messages from the manager, and a close order that
 /// jumps the queue. A runtime-neutral single-consumer queue with a waker.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Mailbox {
     state: Mutex<MailState>,
+    /// The manager's [`Backpressure::budget`].
+    budget: usize,
 }
 
 #[derive(Debug, Default)]
 struct MailState {
     queue: VecDeque<Message>,
+    /// Payload bytes in `queue`.
+    bytes: usize,
+    /// Since when `bytes` is over the budget.
+    over_since: Option<Instant>,
     /// The close order, until the connection takes it.
     kill: Option<CloseFrame>,
     /// A close was ordered: messages are dropped from now on.
@@ -296,23 +371,60 @@ struct MailState {
     waker: Option<Waker>,
 }
 
+/// What a queued message counts for: its payload, at least one byte.
+fn weight(message: &Message) -> usize {
+    message.as_payload().len().max(1)
+}
+
 impl Mailbox {
-    fn try_push(&self, message: Message, capacity: usize) -> bool {
+    pub(crate) fn new(budget: usize) -> Self {
+        Self {
+            state: Mutex::default(),
+            budget,
+        }
+    }
+
+    /// Queues `message`, unless the connection is behind by `bp`'s rules: then
+    /// the bytes it has queued.
+    fn try_push(&self, message: Message, bp: &Backpressure) -> Result<(), usize> {
         let waker = {
             let mut state = lock(&self.state);
             if state.closing {
-                return true; // closing anyway: nothing to queue, nothing to report
+                return Ok(()); // closing anyway: nothing to queue, nothing to report
             }
-            if state.queue.len() >= capacity {
-                return false;
+            let bytes = state.bytes + weight(&message);
+            if bytes > bp.limit {
+                return Err(state.bytes);
             }
+            if bytes > bp.budget {
+                // The clock is read only while the connection is over budget.
+                let since = *state.over_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= bp.grace {
+                    return Err(state.bytes);
+                }
+            }
+            state.bytes = bytes;
             state.queue.push_back(message);
             state.waker.take()
         };
         if let Some(waker) = waker {
             waker.wake();
         }
-        true
+        Ok(())
+    }
+
+    /// `message` was taken off the queue.
+    fn taken(&self, state: &mut MailState, message: &Message) {
+        state.bytes -= weight(message);
+        if state.bytes <= self.budget {
+            state.over_since = None;
+        }
+    }
+
+    /// Payload bytes queued.
+    #[cfg(test)]
+    pub(crate) fn queued_bytes(&self) -> usize {
+        lock(&self.state).bytes
     }
 
     fn kill(&self, frame: CloseFrame) {
@@ -323,6 +435,8 @@ impl Mailbox {
                 state.kill = Some(frame);
             }
             state.queue.clear();
+            state.bytes = 0;
+            state.over_since = None;
             state.waker.take()
         };
         if let Some(waker) = waker {
@@ -338,6 +452,7 @@ impl Mailbox {
             return Poll::Ready(Mail::Close(frame));
         }
         if messages && let Some(message) = state.queue.pop_front() {
+            self.taken(&mut state, &message);
             return Poll::Ready(Mail::Message(message));
         }
         state.waker = Some(cx.waker().clone());
@@ -357,6 +472,7 @@ impl Mailbox {
             let Some(message) = state.queue.pop_front() else {
                 break;
             };
+            self.taken(&mut state, &message);
             out.push_back(super::context::Outgoing::Message(message));
         }
     }
@@ -379,25 +495,30 @@ mod tests {
 
     #[test]
     fn register_broadcast_and_policies() {
-        let manager = Manager::with_queue(2, QueueFull::Skip);
+        // Budget 2 bytes, no grace: the third byte queued is one too many.
+        let manager = Manager::with_backpressure(
+            Backpressure::new(2, Duration::ZERO).policy(QueueFull::Skip),
+        );
         let a = manager.register();
         let b = manager.register();
         assert_eq!(manager.len(), 2);
         let report = manager.broadcast("x");
         assert_eq!(report.queued, 2);
         manager.broadcast_except(a.id, "y");
-        // b is full now (x, y); a has one.
+        // b holds its budget (x, y); a has one.
         let report = manager.broadcast("z");
         assert_eq!((report.queued, report.skipped), (1, 1));
+        assert_eq!(b.mailbox.queued_bytes(), 2);
         let mut cx = noop_cx();
         assert!(
             matches!(b.mailbox.poll(&mut cx, true), Poll::Ready(Mail::Message(m)) if m == Message::text("x"))
         );
+        assert_eq!(b.mailbox.queued_bytes(), 1);
         assert!(matches!(b.mailbox.poll(&mut cx, false), Poll::Pending));
         drop(b);
         assert_eq!(manager.len(), 1);
 
-        let closing = Manager::with_queue(1, QueueFull::Close);
+        let closing = Manager::with_backpressure(Backpressure::new(1, Duration::ZERO).limit(1));
         let c = closing.register();
         assert!(closing.send_to(c.id, "1"));
         assert!(!closing.send_to(c.id, "2"));
@@ -411,6 +532,36 @@ mod tests {
         assert!(closing.send_to(c.id, "3"));
         assert!(c.mailbox.poll(&mut cx, true).is_pending());
         assert!(!closing.send_to(ConnectionId(999), "x"));
+    }
+
+    #[test]
+    fn over_budget_is_allowed_for_the_grace_and_up_to_the_limit() {
+        let manager =
+            Manager::with_backpressure(Backpressure::new(10, Duration::from_secs(3600)).limit(30));
+        let a = manager.register();
+        // A burst far over the budget but within the limit: all queued.
+        for _ in 0..3 {
+            assert!(manager.send_to(a.id, vec![0u8; 10]));
+        }
+        assert_eq!(a.mailbox.queued_bytes(), 30);
+        // Over the limit: closed at once, grace or not.
+        assert!(!manager.send_to(a.id, vec![0u8; 1]));
+
+        // Draining below the budget forgets when it went over.
+        let slow = Manager::with_backpressure(
+            Backpressure::new(10, Duration::from_millis(50)).policy(QueueFull::Skip),
+        );
+        let b = slow.register();
+        assert!(slow.send_to(b.id, vec![0u8; 20]));
+        std::thread::sleep(Duration::from_millis(60));
+        // Still over budget after the grace: skipped.
+        assert!(!slow.send_to(b.id, vec![0u8; 1]));
+        let mut cx = noop_cx();
+        assert!(b.mailbox.poll(&mut cx, true).is_ready());
+        assert_eq!(b.mailbox.queued_bytes(), 0);
+        // Caught up: a new burst gets a new grace.
+        assert!(slow.send_to(b.id, vec![0u8; 20]));
+        assert!(slow.send_to(b.id, vec![0u8; 20]));
     }
 
     #[test]

@@ -122,7 +122,13 @@ impl ServerBuilder {
         self
     }
 
-    /// Turns on keep-alive pings (off by default).
+    /// Adds the application's heartbeat: pings every `interval` whose
+    /// round-trip times reach [`Handler::on_pong`], and a peer that answers none
+    /// within `timeout` dropped (1006). Off by default; dead peers are dropped
+    /// anyway by the engine's keepalive, which every connection has unless
+    /// [`config`](Self::config) turns it off (`StreamConfig::keepalive`: a ping
+    /// every 20 s, answered within 20 s, else 1011). Both count only a pong that
+    /// answers one of their pings.
     #[must_use]
     pub fn heartbeat(mut self, heartbeat: Heartbeat) -> Self {
         self.heartbeat = Some(heartbeat);

@@ -8,11 +8,12 @@
 //! capture; each text message goes to everyone as `name: message`.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
-use ferrosocket::app::Server;
+use ferrosocket::app::{Heartbeat, Server};
 
 #[path = "shared/chat_room.rs"]
 mod chat_room;
@@ -28,6 +29,11 @@ async fn main() -> std::io::Result<()> {
     // of its own (axum accepts the connections).
     let chat = Server::builder()
         .route("/chat/<name>", Participant::new)
+        // A ping every 15 s; a tab that answers none within 10 s is dropped.
+        .heartbeat(Heartbeat::new(
+            Duration::from_secs(15),
+            Duration::from_secs(10),
+        ))
         .build();
     let app = Router::new()
         .route("/", get(|| async { Html(PAGE) }))

@@ -12,7 +12,9 @@
 //! The same `Server` and the same handler run on each runtime: only the
 //! listener (and who drives it) changes.
 
-use ferrosocket::app::{HttpResponse, Server};
+use std::time::Duration;
+
+use ferrosocket::app::{Heartbeat, HttpResponse, Server};
 
 #[path = "shared/chat_room.rs"]
 mod chat_room;
@@ -31,6 +33,11 @@ fn main() -> std::io::Result<()> {
     }
     let server = Server::builder()
         .route("/chat/<name>", Participant::new)
+        // A ping every 15 s; a tab that answers none within 10 s is dropped.
+        .heartbeat(Heartbeat::new(
+            Duration::from_secs(15),
+            Duration::from_secs(10),
+        ))
         .fallback(|request| match request.path() {
             "/" => HttpResponse::html(PAGE),
             _ => HttpResponse::not_found(),

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use ferrosocket::app::{Captures, Context, Handler, Heartbeat, Item, Manager, QueueFull, Server};
+use ferrosocket::app::{
+    Backpressure, Captures, Context, Handler, Heartbeat, Item, Manager, Server,
+};
 use ferrosocket::tokio::connect;
 use ferrosocket::{CloseCode, Message, StreamConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -99,7 +101,11 @@ async fn broadcast_reaches_everyone_and_a_slow_peer_is_dropped() {
     let (tx, mut events) = unbounded_channel();
     let server = Server::builder()
         .route("/room", member(&tx))
-        .manager(Manager::with_queue(8, QueueFull::Close))
+        // 8 messages of 16 KiB, then 200 ms to catch up.
+        .manager(Manager::with_backpressure(Backpressure::new(
+            128 * 1024,
+            Duration::from_millis(200),
+        )))
         .config(
             StreamConfig::default()
                 .write_buffer_limit(16 * 1024)
@@ -290,5 +296,161 @@ async fn heartbeat_times_pongs_and_drops_dead_peers() {
     server.shutdown();
     let pings = tokio::time::timeout(WAIT, reading).await.unwrap().unwrap();
     assert!(pings >= 3, "{pings}");
+    serving.await.unwrap().unwrap();
+}
+
+/// A masked client frame.
+fn masked(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let key = [7u8, 1, 3, 9];
+    let mut frame = vec![0x80 | opcode];
+    match payload.len() {
+        n if n < 126 => frame.push(0x80 | n as u8),
+        n => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&key);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    frame
+}
+
+/// A member's burst (all its messages in one TCP write) reaches every prompt
+/// reader, in order, and costs none of them its connection: slow consumers are
+/// judged by a sustained backlog, not by one burst.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_keeps_every_prompt_reader_in_the_room() {
+    for burst in [257usize, 10_000] {
+        let (tx, mut events) = unbounded_channel();
+        let server = Server::builder().route("/room", member(&tx)).build();
+        let (addr, serving) = start(&server).await;
+        let url = format!("ws://{addr}/room");
+        let mut readers = Vec::new();
+        for _ in 0..3 {
+            let (mut ws, _) = connect(&url).await.unwrap();
+            assert_eq!(next(&mut events).await, Ev::Connect);
+            readers.push(tokio::spawn(async move {
+                for i in 0..burst {
+                    match tokio::time::timeout(WAIT, ws.recv()).await.unwrap() {
+                        Some(Ok(Message::Text(t))) => assert_eq!(t.as_str(), format!("m{i}")),
+                        other => panic!("message {i} of {burst}: {other:?}"),
+                    }
+                }
+                ws
+            }));
+        }
+        let mut sender = TcpStream::connect(addr).await.unwrap();
+        raw_upgrade(&mut sender, "/room").await;
+        assert_eq!(next(&mut events).await, Ev::Connect);
+        let frames: Vec<u8> = (0..burst)
+            .flat_map(|i| masked(0x1, format!("m{i}").as_bytes()))
+            .collect();
+        sender.write_all(&frames).await.unwrap();
+        for reader in readers {
+            let mut ws = reader.await.unwrap();
+            ws.close(None).await.unwrap();
+        }
+        // Nobody was closed for being slow: the three readers closed themselves.
+        for _ in 0..3 {
+            assert!(matches!(next(&mut events).await, Ev::Close(1000, _)));
+        }
+        drop(sender);
+        server.shutdown();
+        serving.await.unwrap().unwrap();
+    }
+}
+
+/// Queues 4 MiB, then closes: the peer never reads.
+struct Flood;
+
+impl Handler for Flood {
+    fn on_connect(&mut self, ctx: &mut Context, _: &Captures) {
+        for _ in 0..16 {
+            ctx.write(vec![0u8; 256 * 1024]).unwrap();
+        }
+        assert!(ctx.buffered_amount() >= 4 << 20);
+        ctx.close(CloseCode::NORMAL, "done").unwrap();
+    }
+}
+
+/// The close timer starts when the handler asks to close, however much is
+/// queued before the close frame: a peer that stopped reading cannot hold the
+/// connection open.
+#[tokio::test]
+async fn a_close_is_bounded_from_when_it_was_asked() {
+    let (tx, mut events) = unbounded_channel();
+    let closed = tx.clone();
+    struct Report(UnboundedSender<Ev>);
+    impl Handler for Report {
+        fn on_connect(&mut self, ctx: &mut Context, c: &Captures) {
+            Flood.on_connect(ctx, c);
+        }
+        fn on_close(&mut self, _: &mut Context, code: CloseCode, reason: &str) {
+            let _ = self.0.send(Ev::Close(code.as_u16(), reason.to_owned()));
+        }
+    }
+    let server = Server::builder()
+        .route("/flood", move || Report(closed.clone()))
+        .config(StreamConfig::default().close_timeout(Some(Duration::from_millis(300))))
+        .build();
+    drop(tx);
+    let (addr, serving) = start(&server).await;
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut peer = socket.connect(addr).await.unwrap();
+    raw_upgrade(&mut peer, "/flood").await;
+    let asked = tokio::time::Instant::now();
+    match next(&mut events).await {
+        Ev::Close(1006, reason) => assert_eq!(reason, "close timed out"),
+        other => panic!("{other:?}"),
+    }
+    let took = asked.elapsed();
+    assert!(took < Duration::from_secs(2), "the close took {took:?}");
+    drop(peer);
+    server.shutdown();
+    serving.await.unwrap().unwrap();
+}
+
+/// Only a pong that answers one of our pings counts: a peer that sends pongs of
+/// its own and never answers is dropped by the heartbeat.
+#[tokio::test]
+async fn unsolicited_pongs_do_not_keep_a_dead_peer() {
+    let (tx, mut events) = unbounded_channel();
+    let server = Server::builder()
+        .route("/hb", member(&tx))
+        .heartbeat(Heartbeat::new(
+            Duration::from_millis(100),
+            Duration::from_millis(300),
+        ))
+        .build();
+    let (addr, serving) = start(&server).await;
+    let mut peer = TcpStream::connect(addr).await.unwrap();
+    raw_upgrade(&mut peer, "/hb").await;
+    assert_eq!(next(&mut events).await, Ev::Connect);
+    let started = tokio::time::Instant::now();
+    let pongs = tokio::spawn(async move {
+        loop {
+            if peer.write_all(&masked(0xA, b"unsolicited")).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    loop {
+        match next(&mut events).await {
+            Ev::Pong(answered) => assert!(!answered, "an unsolicited pong was timed"),
+            Ev::Close(code, reason) => {
+                assert_eq!(
+                    (code, reason.as_str()),
+                    (1006, "heartbeat: no pong in time")
+                );
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(3));
+    pongs.abort();
+    server.shutdown();
     serving.await.unwrap().unwrap();
 }
