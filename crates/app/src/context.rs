@@ -484,6 +484,23 @@ impl Context {
     pub fn manager(&self) -> &Manager {
         &self.manager
     }
+
+    /// Subscribes this connection to `topic` (see [`Manager::subscribe`]);
+    /// the subscription ends with the connection.
+    pub fn subscribe(&self, topic: &str) -> bool {
+        self.manager.subscribe(self.id, topic)
+    }
+
+    /// Ends this connection's subscription to `topic`.
+    pub fn unsubscribe(&self, topic: &str) -> bool {
+        self.manager.unsubscribe(self.id, topic)
+    }
+
+    /// Publishes `message` to every other subscriber of `topic` (uWebSockets'
+    /// `ws.publish`); [`Manager::publish`] includes everyone.
+    pub fn publish(&self, topic: &str, message: impl Into<Message>) -> super::Broadcast {
+        self.manager.publish_except(topic, self.id, message)
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The [`Manager`]: the live connections, broadcast and close-all (ws4py's
 //! `WebSocketManager`), runtime-neutral.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -80,6 +80,8 @@ pub struct Manager {
 
 struct Inner {
     conns: Mutex<HashMap<ConnectionId, Arc<Mailbox>>>,
+    /// Each topic's subscribers. Never locked together with `conns`.
+    topics: Mutex<HashMap<Arc<str>, HashSet<ConnectionId>>>,
     next_id: AtomicU64,
     backpressure: Backpressure,
 }
@@ -174,6 +176,7 @@ impl Manager {
         Self {
             inner: Arc::new(Inner {
                 conns: Mutex::new(HashMap::new()),
+                topics: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(1),
                 backpressure,
             }),
@@ -227,6 +230,107 @@ impl Manager {
             .filter(|(id, _)| include(**id))
             .map(|(_, mailbox)| Arc::clone(mailbox))
             .collect();
+        let mut report = Broadcast::default();
+        for mailbox in targets {
+            match self.deliver(&mailbox, message.clone()) {
+                Delivered::Queued => report.queued += 1,
+                Delivered::Skipped => report.skipped += 1,
+                Delivered::Closed => report.closed += 1,
+            }
+        }
+        report
+    }
+
+    /// Subscribes connection `id` to `topic` (uWebSockets' `subscribe`): what is
+    /// [`publish`](Self::publish)ed to it reaches the connection until it
+    /// [`unsubscribe`](Self::unsubscribe)s or ends. Returns whether it was not
+    /// subscribed yet (`false` also for a connection that is not live).
+    pub fn subscribe(&self, id: ConnectionId, topic: &str) -> bool {
+        let Some(mailbox) = lock(&self.inner.conns).get(&id).cloned() else {
+            return false;
+        };
+        let added = lock(&self.inner.topics)
+            .entry(Arc::from(topic))
+            .or_default()
+            .insert(id);
+        if added {
+            lock(&mailbox.topics).push(Arc::from(topic));
+        }
+        added
+    }
+
+    /// Ends connection `id`'s subscription to `topic`; returns whether it had
+    /// one.
+    pub fn unsubscribe(&self, id: ConnectionId, topic: &str) -> bool {
+        let removed = {
+            let mut topics = lock(&self.inner.topics);
+            let Some(subscribers) = topics.get_mut(topic) else {
+                return false;
+            };
+            let removed = subscribers.remove(&id);
+            if subscribers.is_empty() {
+                topics.remove(topic);
+            }
+            removed
+        };
+        if removed && let Some(mailbox) = lock(&self.inner.conns).get(&id).cloned() {
+            lock(&mailbox.topics).retain(|t| &**t != topic);
+        }
+        removed
+    }
+
+    /// How many connections are subscribed to `topic`.
+    pub fn subscribers(&self, topic: &str) -> usize {
+        lock(&self.inner.topics).get(topic).map_or(0, HashSet::len)
+    }
+
+    /// The topics connection `id` is subscribed to.
+    pub fn topics_of(&self, id: ConnectionId) -> Vec<String> {
+        lock(&self.inner.conns)
+            .get(&id)
+            .map_or_else(Vec::new, |mailbox| {
+                lock(&mailbox.topics)
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect()
+            })
+    }
+
+    /// Queues `message` to every subscriber of `topic`, without waiting, as
+    /// [`broadcast`](Self::broadcast) does to everyone.
+    pub fn publish(&self, topic: &str, message: impl Into<Message>) -> Broadcast {
+        self.publish_filtered(topic, message.into(), None)
+    }
+
+    /// As [`publish`](Self::publish), to every subscriber but `except` (e.g. the
+    /// sender, as uWebSockets' `ws.publish`).
+    pub fn publish_except(
+        &self,
+        topic: &str,
+        except: ConnectionId,
+        message: impl Into<Message>,
+    ) -> Broadcast {
+        self.publish_filtered(topic, message.into(), Some(except))
+    }
+
+    fn publish_filtered(
+        &self,
+        topic: &str,
+        message: Message,
+        except: Option<ConnectionId>,
+    ) -> Broadcast {
+        let ids: Vec<ConnectionId> = match lock(&self.inner.topics).get(topic) {
+            Some(subscribers) => subscribers
+                .iter()
+                .copied()
+                .filter(|id| Some(*id) != except)
+                .collect(),
+            None => return Broadcast::default(),
+        };
+        let targets: Vec<Arc<Mailbox>> = {
+            let conns = lock(&self.inner.conns);
+            ids.iter().filter_map(|id| conns.get(id).cloned()).collect()
+        };
         let mut report = Broadcast::default();
         for mailbox in targets {
             match self.deliver(&mailbox, message.clone()) {
@@ -345,6 +449,19 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         lock(&self.manager.inner.conns).remove(&self.id);
+        // Its subscriptions end with it.
+        let subscribed = std::mem::take(&mut *lock(&self.mailbox.topics));
+        if !subscribed.is_empty() {
+            let mut topics = lock(&self.manager.inner.topics);
+            for topic in subscribed {
+                if let Some(subscribers) = topics.get_mut(&topic) {
+                    subscribers.remove(&self.id);
+                    if subscribers.is_empty() {
+                        topics.remove(&topic);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -355,6 +472,8 @@ pub(crate) struct Mailbox {
     state: Mutex<MailState>,
     /// The manager's [`Backpressure::budget`].
     budget: usize,
+    /// The topics the connection is subscribed to (to end them with it).
+    topics: Mutex<Vec<Arc<str>>>,
 }
 
 #[derive(Debug, Default)]
@@ -381,6 +500,7 @@ impl Mailbox {
         Self {
             state: Mutex::default(),
             budget,
+            topics: Mutex::default(),
         }
     }
 
@@ -562,6 +682,32 @@ mod tests {
         // Caught up: a new burst gets a new grace.
         assert!(slow.send_to(b.id, vec![0u8; 20]));
         assert!(slow.send_to(b.id, vec![0u8; 20]));
+    }
+
+    #[test]
+    fn topics_reach_their_subscribers_and_end_with_them() {
+        let manager = Manager::new();
+        let a = manager.register();
+        let b = manager.register();
+        let c = manager.register();
+        assert!(manager.subscribe(a.id, "room/1"));
+        assert!(!manager.subscribe(a.id, "room/1"));
+        assert!(manager.subscribe(b.id, "room/1"));
+        assert!(manager.subscribe(c.id, "room/2"));
+        assert_eq!(manager.subscribers("room/1"), 2);
+        assert_eq!(manager.publish("room/1", "hi").queued, 2);
+        assert_eq!(manager.publish_except("room/1", a.id, "hi").queued, 1);
+        assert_eq!(manager.publish("nobody", "hi").queued, 0);
+        let mut cx = noop_cx();
+        assert!(c.mailbox.poll(&mut cx, true).is_pending());
+        assert!(manager.unsubscribe(b.id, "room/1"));
+        assert!(!manager.unsubscribe(b.id, "room/1"));
+        assert_eq!(manager.topics_of(a.id), ["room/1"]);
+        drop(a);
+        assert_eq!(manager.subscribers("room/1"), 0);
+        drop(c);
+        assert!(lock(&manager.inner.topics).is_empty());
+        assert!(!manager.subscribe(ConnectionId(999), "x"));
     }
 
     #[test]

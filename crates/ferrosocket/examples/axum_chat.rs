@@ -2,10 +2,10 @@
 //! `cargo run --release -p ferrosocket --features axum --example axum_chat [ADDRESS]`,
 //! then open <http://127.0.0.1:9000/> in a few browser tabs.
 //!
-//! axum serves the page (`GET /`) and routes `/chat/{name}` to a ferrosocket
-//! [`Server`] (`Server::service`), whose handler, manager and broadcast are
-//! those of the plain chat example: the participant's name is the route's
-//! capture; each text message goes to everyone as `name: message`.
+//! axum serves the page (`GET /`) and routes `/chat/{room}/{name}` (and
+//! `/chat/{name}`, the room `lobby`) to a ferrosocket [`Server`]
+//! (`Server::service`), whose handler, manager and rooms are those of the plain
+//! chat example: each text message goes to the room as `name: message`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -28,6 +28,7 @@ async fn main() -> std::io::Result<()> {
     // The WebSocket side: a ferrosocket Server with one route and no listener
     // of its own (axum accepts the connections).
     let chat = Server::builder()
+        .route("/chat/<room>/<name>", Participant::new)
         .route("/chat/<name>", Participant::new)
         // A ping every 15 s; a tab that answers none within 10 s is dropped.
         .heartbeat(Heartbeat::new(
@@ -37,6 +38,7 @@ async fn main() -> std::io::Result<()> {
         .build();
     let app = Router::new()
         .route("/", get(|| async { Html(PAGE) }))
+        .route_service("/chat/{room}/{name}", chat.service())
         .route_service("/chat/{name}", chat.service());
     let listener = tokio::net::TcpListener::bind(&address).await?;
     println!("chat on http://{}/", listener.local_addr()?);

@@ -4,10 +4,10 @@
 //! features: `--features smol,blocking`.)
 //!
 //! The page is served by the plain-HTTP fallback (404 for any other path); it
-//! connects to the WebSocket route `/chat/<name>`, whose capture is the
-//! participant's name. Each text message is broadcast to everyone as
-//! `name: message` through the server's manager, which never lets a slow
-//! participant hold the others up.
+//! connects to the WebSocket route `/chat/<room>/<name>` (`/chat/<name>` is the
+//! room `lobby`), whose captures are the room and the participant's name. Each
+//! room is a topic of the server's manager: a text message is published to the
+//! room as `name: message`, and a slow participant never holds the others up.
 //!
 //! The same `Server` and the same handler run on each runtime: only the
 //! listener (and who drives it) changes.
@@ -32,6 +32,7 @@ fn main() -> std::io::Result<()> {
         }
     }
     let server = Server::builder()
+        .route("/chat/<room>/<name>", Participant::new)
         .route("/chat/<name>", Participant::new)
         // A ping every 15 s; a tab that answers none within 10 s is dropped.
         .heartbeat(Heartbeat::new(

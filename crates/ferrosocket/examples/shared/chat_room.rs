@@ -7,16 +7,20 @@ use ferrosocket::{CloseCode, Message};
 /// The page, compiled into the binary.
 pub(crate) const PAGE: &str = include_str!("../chat.html");
 
-/// One participant of the room.
+/// One participant of a room: the route `/chat/<room>/<name>` (or
+/// `/chat/<name>` for the room `lobby`). Each room is a topic of the server's
+/// manager.
 pub(crate) struct Participant {
     name: String,
+    room: String,
 }
 
 impl Participant {
-    /// A participant whose name the route's capture gives on connect.
+    /// A participant whose room and name the route's captures give on connect.
     pub(crate) fn new() -> Self {
         Self {
             name: String::new(),
+            room: String::new(),
         }
     }
 }
@@ -25,21 +29,26 @@ impl Handler for Participant {
     fn on_connect(&mut self, ctx: &mut Context, captures: &Captures) {
         let name = captures.str("name").unwrap_or("anonymous").trim();
         self.name = name.chars().take(32).collect();
-        if self.name.is_empty() {
-            let _ = ctx.close(CloseCode::POLICY_VIOLATION, "a name is needed");
+        let room = captures.str("room").unwrap_or("lobby").trim();
+        self.room = room.chars().take(32).collect();
+        if self.name.is_empty() || self.room.is_empty() {
+            let _ = ctx.close(CloseCode::POLICY_VIOLATION, "a room and a name are needed");
             return;
         }
-        let present = ctx.manager().len();
-        let _ = ctx.write(format!("* welcome, {}: {present} here", self.name));
-        ctx.manager()
-            .broadcast_except(ctx.id(), format!("* {} joined", self.name));
+        ctx.subscribe(&self.room);
+        let present = ctx.manager().subscribers(&self.room);
+        let _ = ctx.write(format!(
+            "* welcome to {}, {}: {present} here",
+            self.room, self.name
+        ));
+        ctx.publish(&self.room, format!("* {} joined", self.name));
     }
 
     fn on_read(&mut self, ctx: &mut Context, data: Item) {
         match data {
             Item::Text(text) => {
                 ctx.manager()
-                    .broadcast(Message::text(format!("{}: {text}", self.name)));
+                    .publish(&self.room, Message::text(format!("{}: {text}", self.name)));
             }
             _ => {
                 let _ = ctx.close(CloseCode::UNSUPPORTED_DATA, "text only");
@@ -48,9 +57,8 @@ impl Handler for Participant {
     }
 
     fn on_close(&mut self, ctx: &mut Context, _code: CloseCode, _reason: &str) {
-        if !self.name.is_empty() {
-            ctx.manager()
-                .broadcast_except(ctx.id(), format!("* {} left", self.name));
+        if !self.name.is_empty() && !self.room.is_empty() {
+            ctx.publish(&self.room, format!("* {} left", self.name));
         }
     }
 }
