@@ -27,6 +27,9 @@ pub enum WriteError {
     Closed,
     /// A ping payload over 125 bytes.
     PayloadTooLong,
+    /// The queued writes would exceed the backpressure limit (see
+    /// [`Context::write`]).
+    Backpressure,
     /// [`write_file`](Context::write_file) could not open, measure or seek the file.
     Io(io::Error),
 }
@@ -36,6 +39,7 @@ impl fmt::Display for WriteError {
         match self {
             Self::Closed => f.write_str("the connection is closed"),
             Self::PayloadTooLong => f.write_str("control frame payload over 125 bytes"),
+            Self::Backpressure => f.write_str("too much queued: the peer reads too slowly"),
             Self::Io(e) => write!(f, "cannot send the file: {e}"),
         }
     }
@@ -130,6 +134,8 @@ pub struct Context {
     pub(crate) file_chunk: usize,
     /// Bytes the socket had not taken yet when the callback began.
     pub(crate) unsent: usize,
+    /// Payload bytes of the messages in `outbox`.
+    pub(crate) outbox_bytes: usize,
 }
 
 /// What a connection knows of its socket, for its [`Context`] and, on a server,
@@ -208,6 +214,7 @@ impl Context {
             facts: Facts::default(),
             file_chunk: 64 * 1024,
             unsent: 0,
+            outbox_bytes: 0,
         }
     }
 
@@ -225,7 +232,13 @@ impl Context {
     ///
     /// # Errors
     ///
-    /// [`WriteError::Closed`].
+    /// [`WriteError::Closed`]; [`WriteError::Backpressure`] when the queued
+    /// writes would exceed the manager's [`Backpressure::limit`](super::Backpressure::limit)
+    /// (16 MiB by default): the message is not queued and, under
+    /// [`QueueFull::Close`](super::QueueFull::Close), the connection closes with
+    /// 1008, as a manager's queue would. Pace a producer with
+    /// [`buffered_amount`](Self::buffered_amount) and
+    /// [`on_write`](super::Handler::on_write) to stay clear of it.
     pub fn write(&mut self, message: impl Into<Message>) -> Result<(), WriteError> {
         self.check_open()?;
         match message.into() {
@@ -233,10 +246,30 @@ impl Context {
             Message::Close(None) => self.close(CloseCode::NORMAL, ""),
             Message::Ping(payload) => self.ping_payload(payload),
             message => {
+                let bytes = self.outbox_bytes + message.as_payload().len();
+                let bp = self.manager.backpressure();
+                if bytes > bp.limit {
+                    tracing::warn!(
+                        queued = self.outbox_bytes,
+                        limit = bp.limit,
+                        "handler writes over the backpressure limit"
+                    );
+                    if bp.policy == super::QueueFull::Close {
+                        self.close(CloseCode::POLICY_VIOLATION, "too slow: write queue full")?;
+                    }
+                    return Err(WriteError::Backpressure);
+                }
+                self.outbox_bytes = bytes;
                 self.outbox.push_back(Outgoing::Message(message));
                 Ok(())
             }
         }
+    }
+
+    /// Empties the queue (the connection is closing).
+    pub(crate) fn clear_outbox(&mut self) {
+        self.outbox.clear();
+        self.outbox_bytes = 0;
     }
 
     /// Queues one message sent as one frame per item of `fragments` (at least one
@@ -358,21 +391,12 @@ impl Context {
     }
 
     /// Bytes written but not yet taken by the socket (Node ws' `bufferedAmount`):
-    /// the messages and pings queued here, plus what the connection's write
+    /// the messages queued here (the manager's among them), plus what the connection's write
     /// buffer held when this callback began. Fragments and files count as they
     /// are sent, not ahead. Use it to pace a producer: write more from
     /// [`Handler::on_write`](super::Handler::on_write) when it is low.
     pub fn buffered_amount(&self) -> usize {
-        let queued: usize = self
-            .outbox
-            .iter()
-            .map(|item| match item {
-                Outgoing::Message(m) => m.as_payload().len(),
-                Outgoing::Ping(p) => p.len(),
-                _ => 0,
-            })
-            .sum();
-        queued + self.unsent
+        self.outbox_bytes + self.unsent
     }
 
     /// Starts the closing handshake with `code` and `reason` (cut to 123 bytes)
@@ -397,7 +421,7 @@ impl Context {
     pub fn close_now(&mut self) {
         if self.phase != Phase::Closed {
             self.phase = Phase::Abort;
-            self.outbox.clear();
+            self.clear_outbox();
         }
     }
 

@@ -127,7 +127,7 @@ pub(crate) async fn run<R: Runtime, IO: PollIo>(
         }
         match event {
             Event::Kill(frame) => {
-                ctx.outbox.clear();
+                ctx.clear_outbox();
                 file = None;
                 if ctx.phase == Phase::Open {
                     ctx.phase = Phase::Closing;
@@ -136,9 +136,10 @@ pub(crate) async fn run<R: Runtime, IO: PollIo>(
                 let _ = ws.core_mut().send(Message::Close(Some(frame)));
             }
             Event::Mail(message) => {
+                ctx.outbox_bytes += message.as_payload().len();
                 ctx.outbox.push_back(Outgoing::Message(message));
                 // Take what else is waiting, up to the read pause, for one write.
-                mailbox.drain_into(&mut ctx.outbox, MAX_QUEUED_BEFORE_READ);
+                ctx.outbox_bytes += mailbox.drain_into(&mut ctx.outbox, MAX_QUEUED_BEFORE_READ);
             }
             Event::Tick => {
                 let now = timer.now();
@@ -249,7 +250,7 @@ pub(crate) async fn run<R: Runtime, IO: PollIo>(
                         Some(frame) => (frame.code(), frame.reason().to_owned()),
                         None => (CloseCode::NO_STATUS, String::new()),
                     });
-                    ctx.outbox.clear();
+                    ctx.clear_outbox();
                     file = None;
                     if ctx.phase == Phase::Open {
                         ctx.phase = Phase::Closing;
@@ -269,7 +270,7 @@ pub(crate) async fn run<R: Runtime, IO: PollIo>(
                     other => (CloseCode::ABNORMAL, other.to_string()),
                 };
                 end.get_or_insert(why);
-                ctx.outbox.clear();
+                ctx.clear_outbox();
                 file = None;
                 if ctx.phase == Phase::Open {
                     ctx.phase = Phase::Closing;
@@ -283,7 +284,7 @@ pub(crate) async fn run<R: Runtime, IO: PollIo>(
     }
 
     ctx.phase = Phase::Closed;
-    ctx.outbox.clear();
+    ctx.clear_outbox();
     let (code, reason) = end.unwrap_or((CloseCode::ABNORMAL, String::new()));
     tracing::debug!(close_code = code.as_u16(), %reason, "closed");
     handler.on_close(&mut ctx, code, &reason);
@@ -407,7 +408,10 @@ fn queue<IO: PollIo, T: AsyncTimer>(
 ) -> Result<(), ()> {
     let core = ws.core_mut();
     match next {
-        Outgoing::Message(message) => core.send(message).map_err(drop),
+        Outgoing::Message(message) => {
+            ctx.outbox_bytes = ctx.outbox_bytes.saturating_sub(message.as_payload().len());
+            core.send(message).map_err(drop)
+        }
         Outgoing::Ping(payload) => {
             core.send(Message::Ping(payload.clone())).map_err(drop)?;
             ctx.ping_sent(payload);
@@ -463,7 +467,7 @@ fn fail_write<IO: PollIo, T: AsyncTimer>(
     file: &mut Option<FileJob>,
 ) {
     *file = None;
-    ctx.outbox.clear();
+    ctx.clear_outbox();
     if ctx.phase == Phase::Open {
         ctx.phase = Phase::Closing;
     }

@@ -582,19 +582,27 @@ impl Mailbox {
 
 impl Mailbox {
     /// Moves queued messages to `out` while it holds fewer than `max` items
-    /// (none once a close was ordered: [`poll`](Self::poll) reports that).
-    pub(crate) fn drain_into(&self, out: &mut VecDeque<super::context::Outgoing>, max: usize) {
+    /// (none once a close was ordered: [`poll`](Self::poll) reports that);
+    /// returns their payload bytes.
+    pub(crate) fn drain_into(
+        &self,
+        out: &mut VecDeque<super::context::Outgoing>,
+        max: usize,
+    ) -> usize {
         let mut state = lock(&self.state);
         if state.kill.is_some() {
-            return;
+            return 0;
         }
+        let mut moved = 0;
         while out.len() < max {
             let Some(message) = state.queue.pop_front() else {
                 break;
             };
             self.taken(&mut state, &message);
+            moved += message.as_payload().len();
             out.push_back(super::context::Outgoing::Message(message));
         }
+        moved
     }
 }
 

@@ -454,3 +454,57 @@ async fn unsolicited_pongs_do_not_keep_a_dead_peer() {
     server.shutdown();
     serving.await.unwrap().unwrap();
 }
+
+/// A handler's own writes have the manager's limit: past it `write` refuses
+/// (nothing more is queued) and, by the default policy, the connection closes
+/// with 1008.
+#[tokio::test]
+async fn handler_writes_are_bounded_by_the_backpressure_limit() {
+    let (tx, mut events) = unbounded_channel();
+    struct Producer(UnboundedSender<Ev>);
+    impl Handler for Producer {
+        fn on_connect(&mut self, ctx: &mut Context, _: &Captures) {
+            let mut written = 0;
+            let refused = loop {
+                match ctx.write(vec![1u8; 64 * 1024]) {
+                    Ok(()) => written += 1,
+                    Err(e) => break e,
+                }
+            };
+            assert!(matches!(
+                refused,
+                ferrosocket::app::WriteError::Backpressure
+            ));
+            assert_eq!(written, 4);
+            assert_eq!(ctx.buffered_amount(), 256 * 1024);
+            assert!(!ctx.is_open());
+        }
+        fn on_close(&mut self, _: &mut Context, code: CloseCode, reason: &str) {
+            let _ = self.0.send(Ev::Close(code.as_u16(), reason.to_owned()));
+        }
+    }
+    let server = Server::builder()
+        .route("/produce", move || Producer(tx.clone()))
+        .manager(Manager::with_backpressure(
+            Backpressure::new(64 * 1024, Duration::from_secs(1)).limit(256 * 1024),
+        ))
+        .build();
+    let (addr, serving) = start(&server).await;
+    let (mut ws, _) = connect(&format!("ws://{addr}/produce")).await.unwrap();
+    let mut got = 0;
+    loop {
+        match tokio::time::timeout(WAIT, ws.recv()).await.unwrap() {
+            Some(Ok(Message::Binary(data))) => got += data.len(),
+            Some(Ok(Message::Close(Some(frame)))) => {
+                assert_eq!(frame.code(), CloseCode::POLICY_VIOLATION);
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // What was queued before the refusal is delivered, then the close.
+    assert_eq!(got, 256 * 1024);
+    assert!(matches!(next(&mut events).await, Ev::Close(1008, _)));
+    server.shutdown();
+    serving.await.unwrap().unwrap();
+}
