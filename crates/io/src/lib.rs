@@ -749,6 +749,11 @@ impl StreamCore {
         self.conn.handle_timeout(now);
     }
 
+    /// See [`Connection::timers_settled`]: `handle_timeout` may wait for the sleep.
+    pub fn timers_settled(&self) -> bool {
+        self.conn.timers_settled()
+    }
+
     /// Output: when [`handle_timeout`](Self::handle_timeout) is next due (`None`: no
     /// timer runs).
     pub fn poll_timeout(&self) -> Option<ferrosocket_proto::Instant> {

@@ -230,6 +230,9 @@ struct Clock<T: AsyncTimer> {
     origin: std::time::Instant,
     /// The sleep, when it completes, and the core's deadline it was set for.
     sleep: Option<(T::Sleep, std::time::Instant, Instant)>,
+    /// The waker the armed sleep was last polled with: polling it again for the
+    /// same deadline and task only registers the same waker again.
+    polled_with: Option<Waker>,
 }
 
 impl<T: AsyncTimer> core::fmt::Debug for ReadState<T> {
@@ -264,14 +267,36 @@ impl<T: AsyncTimer> ReadState<T> {
     /// Gives `core` the time and sets the sleep to its next deadline; `true` if
     /// that changed something the read loop must look at (a timer fired: an error
     /// to deliver, a ping to write). Registers `cx` for the deadline otherwise.
-    fn run_timers(&mut self, core: &mut StreamCore, timer: &T, cx: &mut Context<'_>) -> bool {
+    /// `now`: the time, if the caller has just read it.
+    fn run_timers(
+        &mut self,
+        core: &mut StreamCore,
+        timer: &T,
+        cx: &mut Context<'_>,
+        mut now: Option<std::time::Instant>,
+    ) -> bool {
         // A sleep that completes before the core agrees its deadline passed (a
         // coarser runtime clock) is moved and polled again, a bounded number of times.
         for _ in 0..4 {
-            let now = timer.now();
+            let now = now.take().unwrap_or_else(|| timer.now());
+            // The fast path of a connection that waits after every message: its
+            // sleep is armed for this task, not due, and nothing happened that
+            // could bring the core's deadline earlier.
+            if let Some(Clock {
+                sleep: Some((_, at, _)),
+                polled_with: Some(waker),
+                ..
+            }) = &self.clock
+                && now < *at
+                && waker.will_wake(cx.waker())
+                && core.timers_settled()
+            {
+                return false;
+            }
             let clock = self.clock.get_or_insert_with(|| Clock {
                 origin: now,
                 sleep: None,
+                polled_with: None,
             });
             let since = Instant::from_duration(now.saturating_duration_since(clock.origin));
             let (queued, state) = (core.output_len(), core.state());
@@ -290,14 +315,30 @@ impl<T: AsyncTimer> ReadState<T> {
                     if armed.2 != deadline {
                         timer.reset(&mut armed.0, at);
                         (armed.1, armed.2) = (at, deadline);
+                        clock.polled_with = None;
+                    } else if now < at
+                        && clock
+                            .polled_with
+                            .as_ref()
+                            .is_some_and(|w| w.will_wake(cx.waker()))
+                    {
+                        // Armed for this deadline and this task, not due: the
+                        // runtime will wake us (one poll of the sleep less per
+                        // message for a connection that goes idle after each).
+                        return false;
                     }
                     armed
                 }
                 None => clock.sleep.insert((timer.sleep_until(at), at, deadline)),
             };
             if Pin::new(sleep).poll(cx).is_pending() {
+                match &clock.polled_with {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => clock.polled_with = Some(cx.waker().clone()),
+                }
                 return false;
             }
+            clock.polled_with = None;
             // Fired before the core saw its deadline pass: move it a little later
             // and give the core the new time.
             let later = at.max(timer.now()) + Duration::from_millis(1);
@@ -521,7 +562,7 @@ impl<IO: PollIo, T: AsyncTimer> Driver<IO, T> {
                 Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(self.fail(rs, e.into())))),
                 // Replies wait for the socket: stop reading while they pile up.
                 Poll::Pending if self.core.write_buffer_full() => {
-                    if self.run_timers(rs, cx, write_waker) {
+                    if self.run_timers(rs, cx, write_waker, None) {
                         continue;
                     }
                     return Poll::Pending;
@@ -529,10 +570,18 @@ impl<IO: PollIo, T: AsyncTimer> Driver<IO, T> {
                 _ => {}
             }
             // A peer that never lets the socket run dry still meets the deadlines
-            // (all input is parsed at this point).
-            if self.deadline_passed(rs) && self.run_timers(rs, cx, write_waker) {
-                continue;
-            }
+            // (all input is parsed at this point). The time read here serves the
+            // timers below if this read finds nothing.
+            let now = match self.deadline_check(rs) {
+                DeadlineCheck::Passed => {
+                    if self.run_timers(rs, cx, write_waker, None) {
+                        continue;
+                    }
+                    None
+                }
+                DeadlineCheck::NotYet(now) => Some(now),
+                DeadlineCheck::NoDeadline => None,
+            };
             let chunk = self.core.read_size();
             let buf = self.core.prepare_read();
             match self.io.poll_read_into(cx, buf, chunk) {
@@ -540,7 +589,7 @@ impl<IO: PollIo, T: AsyncTimer> Driver<IO, T> {
                     self.core.release_idle_buffers();
                     // All input is parsed: the core's view of what arrived is
                     // current, so its timers may run.
-                    if self.run_timers(rs, cx, write_waker) {
+                    if self.run_timers(rs, cx, write_waker, now) {
                         continue;
                     }
                     return Poll::Pending;
@@ -561,7 +610,7 @@ impl<IO: PollIo, T: AsyncTimer> Driver<IO, T> {
 
     /// Whether the core's next deadline passed (checked against the clock, not by
     /// polling the sleep).
-    fn deadline_passed(&self, rs: &ReadState<T>) -> bool {
+    fn deadline_check(&self, rs: &ReadState<T>) -> DeadlineCheck {
         match (&self.timer, &rs.clock) {
             (
                 Some(timer),
@@ -569,8 +618,15 @@ impl<IO: PollIo, T: AsyncTimer> Driver<IO, T> {
                     sleep: Some((_, at, _)),
                     ..
                 }),
-            ) => timer.now() >= *at,
-            _ => false,
+            ) => {
+                let now = timer.now();
+                if now >= *at {
+                    DeadlineCheck::Passed
+                } else {
+                    DeadlineCheck::NotYet(now)
+                }
+            }
+            _ => DeadlineCheck::NoDeadline,
         }
     }
 
@@ -582,9 +638,10 @@ impl<IO: PollIo, T: AsyncTimer> Driver<IO, T> {
         rs: &mut ReadState<T>,
         cx: &mut Context<'_>,
         write_waker: Option<&Waker>,
+        now: Option<std::time::Instant>,
     ) -> bool {
         let fired = match &self.timer {
-            Some(timer) => rs.run_timers(&mut self.core, timer, cx),
+            Some(timer) => rs.run_timers(&mut self.core, timer, cx, now),
             None => false,
         };
         if fired {
@@ -592,6 +649,16 @@ impl<IO: PollIo, T: AsyncTimer> Driver<IO, T> {
         }
         fired
     }
+}
+
+/// What [`Driver::deadline_check`] found.
+enum DeadlineCheck {
+    /// The core's next deadline passed.
+    Passed,
+    /// Not yet, at this time.
+    NotYet(std::time::Instant),
+    /// No deadline (or no timer).
+    NoDeadline,
 }
 
 /// Runs `f` with a context for write readiness: `write_waker`'s, or `cx` itself.

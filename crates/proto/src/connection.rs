@@ -1130,6 +1130,26 @@ impl Connection {
         }
     }
 
+    /// Whether all activity since the last [`handle_timeout`](Connection::handle_timeout)
+    /// that a running timer counts from (bytes received, with an idle timeout; a
+    /// message begun, with a message timeout; a close sent) has been stamped
+    /// already. While it has, [`poll_timeout`](Connection::poll_timeout) can only
+    /// be later than it was after that call (a pong ends a keepalive wait, a
+    /// message's end its timer), never earlier: a driver whose sleep is set for
+    /// that deadline may skip `handle_timeout` until the sleep fires. This is what
+    /// keeps a connection that waits after every message from doing the timer
+    /// work each time.
+    #[must_use]
+    pub fn timers_settled(&self) -> bool {
+        let t = &self.timers;
+        t.now.is_some()
+            && !(t.received && self.config.idle_timeout.is_some())
+            && !(self.msg.kind.is_some()
+                && t.message_started.is_none()
+                && self.config.message_timeout.is_some())
+            && !(self.state == State::LocalClosing && t.close_sent.is_none())
+    }
+
     /// Output: when [`handle_timeout`](Connection::handle_timeout) is next due, or
     /// `None` when no timer runs (none configured, the connection is closed, or no
     /// time was given yet). Activity not stamped yet (bytes received, a message

@@ -381,3 +381,37 @@ fn ws_connection_delivery_before_and_after_the_handshake() {
         ]
     );
 }
+
+#[test]
+fn timers_settle_once_activity_is_stamped() {
+    let t = |ms| Instant::from_millis(ms);
+    // Default timers (keepalive, message timeout; no idle timeout): whole messages
+    // received between two calls leave nothing to stamp.
+    let mut s = server();
+    assert!(!s.timers_settled(), "never given the time");
+    s.handle_timeout(t(0));
+    assert!(s.timers_settled());
+    let ping_at = s.poll_timeout();
+    s.receive_data(&masked(true, 2, b"whole"));
+    drain(&mut s);
+    assert!(s.timers_settled());
+    // A message begun but not finished starts the message timer: not settled
+    // until stamped, and the deadline then comes earlier.
+    s.receive_data(&masked(false, 2, b"part"));
+    drain(&mut s);
+    assert!(!s.timers_settled());
+    s.handle_timeout(t(10));
+    assert!(s.timers_settled());
+    assert!(s.poll_timeout() <= ping_at);
+
+    // With an idle timeout, every byte received needs its stamp.
+    let config = Config::default().idle_timeout(Some(core::time::Duration::from_secs(5)));
+    let mut s = Connection::with_random(Role::Server, config, |_: &mut [u8]| {});
+    s.handle_timeout(t(0));
+    assert!(s.timers_settled());
+    s.receive_data(&masked(true, 2, b"x"));
+    drain(&mut s);
+    assert!(!s.timers_settled());
+    s.handle_timeout(t(1));
+    assert!(s.timers_settled());
+}
