@@ -970,8 +970,7 @@ fn too_large() -> http::Response<Full<Bytes>> {
 fn default_config() -> StreamConfig {
     let config = StreamConfig::default();
     #[cfg(feature = "deflate")]
-    let config =
-        config.compression(Some(ferrosocket_proto::deflate::DeflateConfig::low_memory()));
+    let config = config.compression(Some(ferrosocket_proto::deflate::DeflateConfig::low_memory()));
     config
 }
 
