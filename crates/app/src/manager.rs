@@ -230,15 +230,7 @@ impl Manager {
             .filter(|(id, _)| include(**id))
             .map(|(_, mailbox)| Arc::clone(mailbox))
             .collect();
-        let mut report = Broadcast::default();
-        for mailbox in targets {
-            match self.deliver(&mailbox, message.clone()) {
-                Delivered::Queued => report.queued += 1,
-                Delivered::Skipped => report.skipped += 1,
-                Delivered::Closed => report.closed += 1,
-            }
-        }
-        report
+        self.deliver_all(targets, &message)
     }
 
     /// Subscribes connection `id` to `topic` (uWebSockets' `subscribe`): what is
@@ -331,6 +323,11 @@ impl Manager {
             let conns = lock(&self.inner.conns);
             ids.iter().filter_map(|id| conns.get(id).cloned()).collect()
         };
+        self.deliver_all(targets, &message)
+    }
+
+    /// Queues `message` to each of `targets` by the backpressure rules.
+    fn deliver_all(&self, targets: Vec<Arc<Mailbox>>, message: &Message) -> Broadcast {
         let mut report = Broadcast::default();
         for mailbox in targets {
             match self.deliver(&mailbox, message.clone()) {
