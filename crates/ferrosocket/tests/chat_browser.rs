@@ -524,7 +524,10 @@ fn two_pages_chat_through(example: &str, args: &[&str]) {
             "chat_browser: bob's page:\n  {}",
             log_b.replace('\n', "\n  ")
         );
-        assert!(log_b.contains("* welcome, bob"), "bob was welcomed");
+        assert!(
+            log_b.contains("* welcome to lobby, bob"),
+            "bob was welcomed to the default room"
+        );
         // A clean exit, so that no helper process outlives the browser.
         let _ = cdp.call(None, "Browser.close", "{}").await;
         Ok::<_, String>(())
