@@ -1613,67 +1613,19 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
     }
 
-    /// The WebSocket engine over a ThreadStream (the test's own `PollIo`, as
+    /// The WebSocket engine over a ThreadStream (through the engine's
     /// `FuturesIo`), server and client each on a [`spawn`] thread (so on
     /// [`TASK_STACK`]), with permessage-deflate and the [`ThreadTimer`].
     #[test]
     fn websocket_engine_runs_on_task_threads() {
-        use bytes::BytesMut;
-        use ferrosocket_io::poll::PollIo;
-        use ferrosocket_io::{ClientOptions, Message, StreamConfig};
+        use ferrosocket_io::{ClientOptions, FuturesIo, Message, StreamConfig};
         use ferrosocket_proto::handshake::{Accept, Request};
 
-        #[derive(Debug)]
-        struct Io(ThreadStream);
-
-        impl PollIo for Io {
-            type Socket = ThreadStream;
-            fn from_socket(socket: ThreadStream) -> Self {
-                Self(socket)
-            }
-            fn socket(&self) -> &ThreadStream {
-                &self.0
-            }
-            fn socket_mut(&mut self) -> &mut ThreadStream {
-                &mut self.0
-            }
-            fn into_socket(self) -> ThreadStream {
-                self.0
-            }
-            fn poll_read_into(
-                &mut self,
-                cx: &mut Context<'_>,
-                buf: &mut BytesMut,
-                chunk: usize,
-            ) -> Poll<io::Result<usize>> {
-                ferrosocket_io::read_into_spare(buf, chunk, |spare| {
-                    Pin::new(&mut self.0).poll_read(cx, spare)
-                })
-            }
-            fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-                Pin::new(&mut self.0).poll_write(cx, buf)
-            }
-            fn poll_write_vectored(
-                &mut self,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
-            }
-            fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Pin::new(&mut self.0).poll_flush(cx)
-            }
-            fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Pin::new(&mut self.0).poll_close(cx)
-            }
-        }
-
-        // permessage-deflate (the deepest frames) comes with ferrosocket-tokio's
-        // default features: `blocking` alone builds the engine without it.
-        let deflate = cfg!(feature = "tokio");
+        // permessage-deflate (the deepest frames) comes with the `deflate` feature.
+        let deflate = cfg!(feature = "deflate");
         let config = || {
             let config = StreamConfig::new();
-            #[cfg(feature = "tokio")]
+            #[cfg(feature = "deflate")]
             let config = config.compression(Some(ferrosocket_proto::deflate::DeflateConfig::new()));
             config
         };
@@ -1685,9 +1637,10 @@ mod tests {
 
         let server = spawn("ws-server", async move {
             let accept = async |_: &Request| Accept::new();
-            let mut ws = ferrosocket_io::accept(Io(socket), config(), accept, Some(ThreadTimer))
-                .await
-                .unwrap();
+            let mut ws =
+                ferrosocket_io::accept(FuturesIo(socket), config(), accept, Some(ThreadTimer))
+                    .await
+                    .unwrap();
             while let Some(message) = ws.recv().await {
                 let message = message.unwrap();
                 if message.is_data() {
@@ -1701,7 +1654,7 @@ mod tests {
             let mut options = ClientOptions::default();
             options.config = config();
             let (mut ws, response) =
-                ferrosocket_io::client(&url, Io(client), options, Some(ThreadTimer))
+                ferrosocket_io::client(&url, FuturesIo(client), options, Some(ThreadTimer))
                     .await
                     .unwrap();
             assert_eq!(response.status, 101);
@@ -1726,49 +1679,14 @@ mod tests {
     }
 
     /// hyper's HTTP/1 server over a ThreadStream on a [`spawn`] thread (so on
-    /// [`TASK_STACK`]), with the test's own adapter to hyper's I/O traits.
-    #[cfg(feature = "tokio")]
+    /// [`TASK_STACK`]), through the app layer's adapter to hyper's I/O traits.
     #[test]
     fn hyper_serves_on_a_task_thread() {
+        use crate::rt::{Socket, Threads};
         use bytes::Bytes;
         use http_body_util::Full;
         use hyper::body::Incoming;
         use std::convert::Infallible;
-
-        struct Io(ThreadStream);
-
-        impl hyper::rt::Read for Io {
-            fn poll_read(
-                mut self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                mut buf: hyper::rt::ReadBufCursor<'_>,
-            ) -> Poll<io::Result<()>> {
-                let mut tmp = [0; 4096];
-                let want = buf.remaining().min(tmp.len());
-                let n = ready!(Pin::new(&mut self.0).poll_read(cx, &mut tmp[..want]))?;
-                buf.put_slice(&tmp[..n]);
-                Poll::Ready(Ok(()))
-            }
-        }
-
-        impl hyper::rt::Write for Io {
-            fn poll_write(
-                mut self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                Pin::new(&mut self.0).poll_write(cx, buf)
-            }
-            fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Pin::new(&mut self.0).poll_flush(cx)
-            }
-            fn poll_shutdown(
-                mut self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-            ) -> Poll<io::Result<()>> {
-                Pin::new(&mut self.0).poll_close(cx)
-            }
-        }
 
         let (stream, mut client) = tcp_pair();
         let server = spawn("http", async move {
@@ -1778,7 +1696,7 @@ mod tests {
                     Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from(body))))
                 });
             hyper::server::conn::http1::Builder::new()
-                .serve_connection(Io(stream), service)
+                .serve_connection(Socket::<Threads>::into_hyper(stream), service)
                 .await
                 .unwrap();
         })
