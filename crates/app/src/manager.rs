@@ -241,12 +241,13 @@ impl Manager {
         let Some(mailbox) = lock(&self.inner.conns).get(&id).cloned() else {
             return false;
         };
+        let name: Arc<str> = Arc::from(topic);
         let added = lock(&self.inner.topics)
-            .entry(Arc::from(topic))
+            .entry(Arc::clone(&name))
             .or_default()
             .insert(id);
         if added {
-            lock(&mailbox.topics).push(Arc::from(topic));
+            lock(&mailbox.topics).push(name);
         }
         added
     }
